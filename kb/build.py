@@ -1,0 +1,225 @@
+"""build_index(settings) → BuildReport: validate, chunk, embed what changed, write, swap atomically."""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import __version__
+from .articles import Article, LoadResult, load_articles
+from .chunking import Chunk, chunk_article
+from .config import Settings
+from .embed import Embedder, load_embedder
+from .errors import ArticleError, BuildError, IndexCorrupt, IndexMismatch, KBError
+from .index import VectorIndex
+from .lexical import LexicalIndex, chunk_document
+from .store import FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, write_build
+
+# Anything that changes what a chunk or its vector is; a change forces a full re-embed.
+CHUNKING_VERSION = 1
+
+
+@dataclass
+class BuildReport:
+    articles: int = 0
+    chunks: int = 0
+    reembedded: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_embedded: int = 0
+    skipped_invalid: list[ArticleError] = field(default_factory=list)
+    warnings: list[ArticleError] = field(default_factory=list)
+    seconds: float = 0.0
+    published: bool = False
+    full: bool = False
+    build_dir: str | None = None
+    reason: str = ""
+    changes: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        state = "published" if self.published else ("up to date, nothing published" if not self.reason else self.reason)
+        return (
+            f"{self.articles} articles, {self.chunks} chunks: {self.reembedded} re-embedded "
+            f"({self.chunks_embedded} chunks), {self.unchanged} unchanged, {self.removed} removed, "
+            f"{len(self.skipped_invalid)} invalid skipped, {self.seconds:.1f} s ({state})"
+        )
+
+
+@contextmanager
+def build_lock(index_dir: str | Path) -> Iterator[None]:
+    """One build at a time per index folder (an flock: released by the OS even on kill -9)."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / ".build.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another build is running on {index_dir}; wait for it to finish") from None
+        yield
+
+
+def _previous(settings: Settings, model_name: str, dim: int):
+    """The live build's manifest, chunks and vectors, if they can be reused for an incremental build."""
+    build = current_build(settings.index_dir)
+    if build is None or not build.is_dir():
+        return None, "no previous index"
+    try:
+        manifest = read_manifest(build)
+        if manifest.get("model") != model_name or manifest.get("dim") != dim:
+            return None, f"model changed ({manifest.get('model')} → {model_name})"
+        if manifest.get("chunk_max_chars") != settings.chunk_max_chars or manifest.get("chunking_version") != CHUNKING_VERSION:
+            return None, "chunking settings changed"
+        snap = load_snapshot(build, model_name, dim)
+    except (IndexCorrupt, IndexMismatch) as exc:
+        return None, f"previous index unusable: {exc}"
+    return snap, ""
+
+
+def plan_changes(articles: list[Article], fingerprints: dict[str, str]) -> dict[str, list[str]]:
+    """Which article ids are new, edited, unchanged or deleted compared with a build's fingerprints."""
+    current = {a.id: a.fingerprint for a in articles}
+    return {
+        "new": sorted(i for i in current if i not in fingerprints),
+        "edited": sorted(i for i in current if i in fingerprints and fingerprints[i] != current[i]),
+        "unchanged": sorted(i for i in current if fingerprints.get(i) == current[i]),
+        "deleted": sorted(i for i in fingerprints if i not in current),
+    }
+
+
+def index_is_stale(settings: Settings) -> tuple[bool, str]:
+    """(stale?, why): is the live index missing, or behind the articles folder or the configured model?"""
+    build = current_build(settings.index_dir)
+    if build is None:
+        return True, "no index built yet"
+    try:
+        manifest = read_manifest(build)
+    except KBError as exc:
+        return True, str(exc)
+    loaded = load_articles(settings.articles_dir)
+    indexable = [a for a in loaded.articles if a.status == "published"]
+    changes = plan_changes(indexable, manifest.get("articles", {}))
+    if changes["new"] or changes["edited"] or changes["deleted"]:
+        return True, ", ".join(f"{len(v)} {k}" for k, v in changes.items() if v and k != "unchanged")
+    if manifest.get("model_spec") != settings.model:
+        return True, f"model changed to {settings.model}"
+    return False, "up to date"
+
+
+def build_index(
+    settings: Settings,
+    *,
+    full: bool = False,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    embedder: Embedder | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Build the index from settings.articles_dir into settings.index_dir.
+
+    Invalid articles stop the build (all of them reported) unless skip_invalid; the live index is
+    only replaced, atomically, once the new build is complete on disk."""
+    start = time.perf_counter()
+    report = BuildReport(full=full)
+    loaded: LoadResult = load_articles(settings.articles_dir)
+    report.warnings = loaded.warnings
+    if loaded.errors and not skip_invalid:
+        raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
+    report.skipped_invalid = loaded.errors
+    articles = [a for a in loaded.articles if a.status == "published"]
+    if not articles:
+        raise BuildError(f"no published articles in {settings.articles_dir}; nothing to index")
+
+    with build_lock(settings.index_dir):
+        embedder = embedder or load_embedder(settings.model, settings.threads)
+        prev, why_full = (None, "--full") if full else _previous(settings, embedder.name, embedder.dim)
+        report.full = prev is None
+        report.reason = "" if prev is not None else why_full
+        changes = plan_changes(articles, prev.manifest.get("articles", {}) if prev else {})
+        report.changes = changes
+        report.removed = len(changes["deleted"])
+        reuse = set(changes["unchanged"]) if prev else set()
+        report.unchanged = len(reuse)
+        report.reembedded = len(articles) - len(reuse)
+        report.articles = len(articles)
+        if prev is not None and not reuse.symmetric_difference({a.id for a in articles}) and not changes["deleted"] \
+                and prev.manifest.get("model_spec") == settings.model:
+            report.chunks = len(prev.chunks)
+            report.reason = ""
+            report.seconds = time.perf_counter() - start
+            return report
+        if dry_run:
+            report.reason = "dry run, nothing written"
+            report.seconds = time.perf_counter() - start
+            return report
+
+        old_vectors: dict[str, np.ndarray] = {}
+        old_chunks: dict[str, list[Chunk]] = {}
+        if prev is not None and reuse:
+            all_vectors = prev.vectors.vectors()
+            for row, chunk in enumerate(prev.chunks):
+                if chunk.article_id in reuse:
+                    old_chunks.setdefault(chunk.article_id, []).append(chunk)
+                    old_vectors.setdefault(chunk.article_id, []).append(all_vectors[row])
+
+        chunks: list[Chunk] = []
+        rows: list[np.ndarray | None] = []
+        to_embed: list[int] = []
+        for article in articles:
+            if article.id in reuse:
+                chunks.extend(old_chunks[article.id])
+                rows.extend(old_vectors[article.id])
+            else:
+                for chunk in chunk_article(article, settings.chunk_max_chars):
+                    to_embed.append(len(chunks))
+                    chunks.append(chunk)
+                    rows.append(None)
+        report.chunks = len(chunks)
+        report.chunks_embedded = len(to_embed)
+
+        batch = 32
+        for i in range(0, len(to_embed), batch):
+            positions = to_embed[i:i + batch]
+            vecs = embedder.encode_passages([chunks[p].embed_text for p in positions], batch_size=batch)
+            for p, v in zip(positions, vecs):
+                rows[p] = v
+            if progress:
+                progress(min(i + batch, len(to_embed)), len(to_embed))
+        matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
+
+        vectors = VectorIndex.build(matrix, embedder.dim)
+        lexical = LexicalIndex.build([chunk_document(c.title, c.heading_path, c.text, c.tags) for c in chunks])
+        now = dt.datetime.now(dt.timezone.utc)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "kb_version": __version__,
+            "model": embedder.name,
+            "model_spec": settings.model,
+            "dim": embedder.dim,
+            "chunk_max_chars": settings.chunk_max_chars,
+            "chunking_version": CHUNKING_VERSION,
+            "built_at": now.isoformat(timespec="seconds"),
+            "build_seconds": round(time.perf_counter() - start, 3),
+            "counts": {
+                "articles": len(articles),
+                "chunks": len(chunks),
+                "public_articles": sum(a.is_public for a in articles),
+                "internal_articles": sum(a.audience == "internal" for a in articles),
+                "by_locale": {loc: sum(a.locale == loc for a in articles) for loc in sorted({a.locale for a in articles})},
+            },
+            "articles": {a.id: a.fingerprint for a in articles},
+            "categories": {c.slug: {"names": c.names, "order": c.order} for c in loaded.categories.values()},
+        }
+        name = now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+        build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical)
+        publish(settings.index_dir, build_dir)
+        prune_builds(settings.index_dir, settings.keep_builds)
+        report.published = True
+        report.build_dir = str(build_dir)
+        report.seconds = time.perf_counter() - start
+        return report

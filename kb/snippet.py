@@ -1,0 +1,72 @@
+"""Snippets: the part of a chunk that best matches the query, HTML-escaped, matched words in <mark>."""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from .lexical import CHINESE_STOPWORDS, ENGLISH_STOPWORDS, _get_jieba, _stem
+
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[._'][A-Za-z0-9]+)*")
+_CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+def query_terms(query: str) -> tuple[set[str], set[str]]:
+    """(stems of the query's Latin words, the query's CJK words of two or more characters)."""
+    query = unicodedata.normalize("NFKC", query).lower()
+    stems = {_stem(w) for w in _WORD_RE.findall(query) if w not in ENGLISH_STOPWORDS and len(w) > 1}
+    cjk: set[str] = set()
+    for run in _CJK_RUN_RE.findall(query):
+        words = [w for w in _get_jieba().cut_for_search(run) if len(w) > 1 and w not in CHINESE_STOPWORDS]
+        cjk.update(words or ([run] if len(run) > 1 else []))
+    return stems, cjk
+
+
+def match_spans(text: str, stems: set[str], cjk: set[str]) -> list[tuple[int, int]]:
+    """Character spans of text that match the query terms, merged and sorted."""
+    spans = [m.span() for m in _WORD_RE.finditer(text) if _stem(m.group().lower()) in stems]
+    lowered = text.lower()
+    for word in cjk:
+        start = lowered.find(word)
+        while start != -1:
+            spans.append((start, start + len(word)))
+            start = lowered.find(word, start + len(word))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for s, e in spans:
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def make_snippet(text: str, query: str, width: int = 220) -> str:
+    """HTML-safe snippet of about `width` characters around the densest cluster of matches."""
+    text = " ".join(text.replace("\n- ", " · ").split())
+    stems, cjk = query_terms(query)
+    spans = match_spans(text, stems, cjk)
+    if len(text) <= width:
+        return highlight(text, spans)
+    best_start, best_hits = 0, -1
+    for s, _ in spans:
+        start = max(0, s - width // 4)
+        hits = sum(1 for a, b in spans if a >= start and b <= start + width)
+        if hits > best_hits:
+            best_start, best_hits = start, hits
+    end = min(len(text), best_start + width)
+    best_start = max(0, min(best_start, end - width))
+    window = [(max(a, best_start) - best_start, min(b, end) - best_start) for a, b in spans if b > best_start and a < end]
+    prefix = "… " if best_start > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    return prefix + highlight(text[best_start:end], window) + suffix
