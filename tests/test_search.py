@@ -1,0 +1,101 @@
+import pytest
+
+from kb.lang import detect_locale
+from kb.live import LiveIndex
+from kb.search import Searcher
+from kb.snippet import make_snippet
+from kb.store import load_current
+
+
+@pytest.fixture(scope="module")
+def searcher(shared_index, embedder):
+    return Searcher(load_current(shared_index.index_dir, embedder.name, embedder.dim), embedder, shared_index)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("充值未到账", "deposit-not-credited-zh"),
+    ("USDT充值没到账", "deposit-not-credited-zh"),
+    ("提币一直审核中", "withdrawal-pending-review-zh"),
+    ("withdrawal pending", "withdrawal-pending-review-en"),
+    ("forgot google authenticator", "lost-2fa-en"),
+    ("deposit missing memo tag", "deposit-not-credited-en"),
+])
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_right_article_on_top(searcher, query, expected, mode):
+    resp = searcher.search(query, mode=mode)
+    assert resp.results[0].id == expected
+
+
+def test_results_are_grouped_per_article_with_deep_links(searcher):
+    resp = searcher.search("TRC20 network confirmations")
+    ids = [h.id for h in resp.results]
+    assert len(ids) == len(set(ids))
+    top = resp.results[0]
+    assert top.id == "deposit-not-credited-en"
+    assert top.url.startswith("/articles/deposit-not-credited-en#check-the-")
+    assert top.url == top.sections[0].url and top.section == top.sections[0].heading
+    assert "<mark>" in top.snippet
+    assert 0 < top.confidence <= 1 and resp.results[1].confidence <= top.confidence
+
+
+def test_internal_articles_only_for_agents(searcher):
+    public = searcher.search("freeze account SOP Harbor Admin")
+    assert "sop-freeze-account-en" not in [h.id for h in public.results]
+    agents = searcher.search("freeze account SOP Harbor Admin", audience="all")
+    assert agents.results[0].id == "sop-freeze-account-en"
+
+
+def test_locale_and_category_filters(searcher):
+    resp = searcher.search("deposit", locale="zh-CN")
+    assert resp.results and all(h.locale == "zh-CN" for h in resp.results)
+    resp = searcher.search("deposit", category="withdrawals")
+    assert resp.results and all(h.category == "withdrawals" for h in resp.results)
+    assert searcher.search("deposit", k=1).results.__len__() == 1
+
+
+def test_query_language_is_searched_first_and_falls_back(searcher):
+    zh = searcher.search("提币审核")
+    assert zh.detected_locale == "zh-CN" and zh.results[0].locale == "zh-CN" and not zh.fallback
+    # the fixture has no Japanese articles: fall back to the other languages, and say so
+    fb = searcher.search("入金が反映されない")
+    assert fb.detected_locale == "ja" and fb.fallback and fb.notes
+    assert fb.results[0].id.startswith("deposit-not-credited")
+
+
+def test_no_answer_for_unrelated_questions(searcher):
+    assert searcher.search("how do I cook rice in a pan").no_answer
+    assert not searcher.search("my deposit has not arrived").no_answer
+
+
+def test_bad_arguments_are_rejected(searcher):
+    with pytest.raises(ValueError, match="locale"):
+        searcher.search("x", locale="xx")
+    with pytest.raises(ValueError, match="audience"):
+        searcher.search("x", audience="everyone")
+
+
+def test_snippet_escapes_html_and_marks_terms():
+    s = make_snippet("Use <script>x</script> the TXID on a block explorer", "txid explorer")
+    assert "<script>" not in s and "&lt;script&gt;" in s
+    assert "<mark>TXID</mark>" in s and "<mark>explorer</mark>" in s
+    long = ("filler text " * 60) + "the memo is required " + ("more filler " * 60)
+    snip = make_snippet(long, "memo")
+    assert "<mark>memo</mark>" in snip and snip.startswith("… ") and len(snip) < 300
+
+
+def test_detect_locale():
+    assert [detect_locale(q) for q in ["USDT充值没到账", "入金が反映されない", "입금 안됨", "deposit", "12345"]] == \
+        ["zh-CN", "ja", "ko", "en", None]
+
+
+def test_live_index_switches_to_a_new_build(built, kb_dir, embedder):
+    from kb.build import build_index
+
+    live = LiveIndex(built.replace(reload_interval=0.0), embedder)
+    old = live.searcher
+    assert "unique-new-word" not in old.snapshot.articles.get("lost-2fa-en").body
+    path = kb_dir / "lost-2fa-en.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("identity check", "identity check unique-new-word"), encoding="utf-8")
+    build_index(built, embedder=embedder)
+    live.maybe_reload(wait=True)
+    assert live.searcher is not old and "unique-new-word" in live.searcher.snapshot.articles["lost-2fa-en"].body

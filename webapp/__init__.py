@@ -1,0 +1,78 @@
+"""The Flask app: help-center pages, the JSON API and health, over one LiveIndex loaded at start."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kb.config import Settings
+from kb.embed import load_embedder
+from kb.live import LiveIndex
+
+from . import i18n
+
+
+def split_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate kb settings (`index_dir` or `KB_INDEX_DIR`) from Flask's own keys (TESTING, ...)."""
+    known = {name for name, _, _ in Settings.describe()}
+    kb_values, flask_values = {}, {}
+    for key, value in (config or {}).items():
+        name = key.lower()[3:] if key.upper().startswith("KB_") else key.lower()
+        (kb_values if name in known else flask_values)[name if name in known else key] = value
+    return kb_values, flask_values
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """App factory: settings from KB_* variables overridden by `config`; model and index loaded once here."""
+    app = Flask(__name__)
+    kb_values, flask_values = split_config(config)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("KB_SECRET_KEY", "dev-only-not-secret"),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(flask_values)
+    settings = Settings.from_env(**kb_values)
+    app.config["KB_SETTINGS"] = settings
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    embedder = app.config.get("KB_EMBEDDER") or load_embedder(settings.model, settings.threads)
+    app.extensions["kb"] = LiveIndex(settings, embedder)
+
+    from .api import bp as api_bp
+    from .pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp)
+    i18n.init_app(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            body = {"ok": False, "error": exc.description, "status": exc.code}
+            if getattr(exc, "parameter", None):
+                body["parameter"] = exc.parameter
+            return jsonify(body), exc.code
+        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return jsonify(ok=False, error="internal error; it has been logged", status=500), 500
+        return render_template("error.html", code=500, message="Something went wrong on our side."), 500
+
+    return app

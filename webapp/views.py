@@ -1,0 +1,42 @@
+"""What pages and API share: the live index and the public view of an article."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from kb.live import LiveIndex
+from kb.search import article_url
+
+
+def live() -> LiveIndex:
+    return current_app.extensions["kb"]
+
+
+def public_article(article_id: str):
+    """The article if the public may see it, else None (internal and draft articles are not found)."""
+    snap = live().searcher.snapshot
+    article = snap.articles.get(article_id)
+    if article is None or not article.is_public:
+        return None
+    return article
+
+
+def article_view(article_id: str) -> dict[str, Any] | None:
+    article = public_article(article_id)
+    if article is None:
+        return None
+    snap = live().searcher.snapshot
+    translations = sorted(
+        ({"id": a.id, "locale": a.locale, "title": a.title, "url": article_url(a.id)}
+         for a in snap.articles.values()
+         if a.translation_group == article.translation_group and a.id != article.id and a.is_public),
+        key=lambda t: t["locale"],
+    )
+    category = snap.categories.get(article.category)
+    return {
+        "id": article.id, "title": article.title, "locale": article.locale, "category": article.category,
+        "category_name": category.name(article.locale) if category else article.category,
+        "tags": list(article.tags), "updated": article.updated, "url": article_url(article.id),
+        "html": snap.html(article.id), "translations": translations,
+    }
