@@ -1,0 +1,69 @@
+"""Headless Chromium for tests: a live server on loopback and a browser that dumps DOM and screenshots."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--hide-scrollbars",
+]
+
+
+def chromium_path() -> str:
+    """The browser, or skip with the reason; under CI=true a missing browser is a failure."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path:
+        return path
+    reason = "Debian's chromium is not installed (apt-get install chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+class LiveServer:
+    def __init__(self, app):
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+
+
+class Browser:
+    def __init__(self, binary: str):
+        self.binary = binary
+
+    def _run(self, url: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        with tempfile.TemporaryDirectory() as profile:
+            return subprocess.run(
+                [self.binary, *FLAGS, f"--user-data-dir={profile}", *extra, url],
+                capture_output=True, text=True, timeout=timeout,
+            )
+
+    def dom(self, url: str) -> str:
+        """The page's DOM after its scripts ran."""
+        result = self._run(url, "--virtual-time-budget=3000", "--dump-dom")
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout
+
+    def screenshot(self, url: str, name: str, size: str = "1200,900") -> Path:
+        OUTPUT.mkdir(exist_ok=True)
+        path = OUTPUT / name
+        result = self._run(url, f"--screenshot={path}", f"--window-size={size}", "--virtual-time-budget=3000")
+        assert result.returncode == 0 and path.exists() and path.stat().st_size > 5000, result.stderr[-2000:]
+        return path

@@ -1,0 +1,104 @@
+import pytest
+
+from kb.config import Settings
+
+
+def test_search_shape(client):
+    r = client.get("/api/search", query_string={"q": "充值未到账", "k": 3})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["ok"] is True and body["query"] == "充值未到账" and body["count"] == len(body["results"]) <= 3
+    top = body["results"][0]
+    assert set(top) >= {"id", "title", "section", "url", "score", "snippet", "locale", "category", "confidence"}
+    assert top["id"] == "deposit-not-credited-zh" and top["url"].startswith("/articles/deposit-not-credited-zh")
+    assert body["detected_locale"] == "zh-CN" and body["no_answer"] is False
+
+
+def test_search_filters(client):
+    body = client.get("/api/search", query_string={"q": "deposit", "locale": "zh-CN", "category": "deposits"}).get_json()
+    assert body["results"] and {(h["locale"], h["category"]) for h in body["results"]} == {("zh-CN", "deposits")}
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({}, "q"),
+    ({"q": "   "}, "q"),
+    ({"q": "x" * 501}, "q"),
+    ({"q": "deposit", "k": "0"}, "k"),
+    ({"q": "deposit", "k": "51"}, "k"),
+    ({"q": "deposit", "k": "ten"}, "k"),
+    ({"q": "deposit", "locale": "fr"}, "locale"),
+    ({"q": "deposit", "category": "nope"}, "category"),
+])
+def test_bad_search_input_is_a_400_naming_the_parameter(client, params, parameter):
+    r = client.get("/api/search", query_string=params)
+    assert r.status_code == 400
+    body = r.get_json()
+    assert body == {"ok": False, "status": 400, "parameter": parameter, "error": body["error"]}
+    assert body["error"].startswith(f"{parameter}: ")
+
+
+def test_article_api_and_404s(client):
+    body = client.get("/api/articles/deposit-not-credited-en").get_json()
+    assert body["title"] == "My deposit has not arrived" and 'id="check-the-confirmations"' in body["html"]
+    assert [t["id"] for t in body["translations"]] == ["deposit-not-credited-zh"]
+    for path in ("/api/articles/nope", "/api/articles/sop-freeze-account-en", "/api/articles/draft-fees-en", "/api/nothing"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.get_json()["ok"] is False and r.get_json()["status"] == 404
+
+
+def test_healthz(client, embedder):
+    body = client.get("/healthz").get_json()
+    assert body["ok"] and body["index_loaded"] and body["model"] == embedder.name
+    assert body["articles"] == 6 and body["public_articles"] == 5 and body["chunks"] > 6
+
+
+def test_internal_articles_never_public(client):
+    for q in ["SOP: freeze a user's account", "Harbor Admin SEC-ONCALL freeze"]:
+        assert "sop-freeze-account-en" not in client.get("/api/search", query_string={"q": q}).get_data(as_text=True)
+        assert "sop-freeze-account-en" not in client.get("/search", query_string={"q": q}).get_data(as_text=True)
+    assert client.get("/articles/sop-freeze-account-en").status_code == 404
+    assert "SOP" not in client.get("/").get_data(as_text=True)
+
+
+def test_pages(client):
+    home = client.get("/?lang=zh-CN")
+    html = home.get_data(as_text=True)
+    assert home.status_code == 200 and "充值" in html and "/articles/deposit-not-credited-zh" in html
+    assert "lang=zh-CN" in home.headers.get("Set-Cookie", "")
+    page = client.get("/search", query_string={"q": "withdrawal pending"}).get_data(as_text=True)
+    assert "/articles/withdrawal-pending-review-en" in page and "<mark>" in page
+    art = client.get("/articles/deposit-not-credited-zh").get_data(as_text=True)
+    assert "<h1>充值未到账怎么办</h1>" in art and 'href="#查看区块确认数"' in art
+    assert client.get("/search").status_code == 302
+    assert client.get("/search", query_string={"q": "x" * 600}).status_code == 400
+    assert client.get("/categories/deposits").status_code == 200
+    assert client.get("/categories/nope").status_code == 404
+
+
+def test_query_is_escaped_in_pages(client):
+    html = client.get("/search", query_string={"q": "<script>alert(1)</script> deposit"}).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_unexpected_errors_are_json_500_without_trace(app, monkeypatch):
+    searcher = app.extensions["kb"].searcher
+    monkeypatch.setattr(searcher, "search", lambda *a, **k: 1 / 0)
+    r = app.test_client().get("/api/search", query_string={"q": "deposit"})
+    assert r.status_code == 500 and r.get_json() == {"ok": False, "status": 500, "error": "internal error; it has been logged"}
+    assert "ZeroDivisionError" not in r.get_data(as_text=True)
+
+
+def test_create_app_without_index_says_what_to_run(tmp_path, embedder):
+    from kb.errors import IndexNotBuilt
+    from webapp import create_app
+
+    with pytest.raises(IndexNotBuilt, match="scripts/build_index.py"):
+        create_app({"KB_INDEX_DIR": str(tmp_path), "KB_EMBEDDER": embedder})
+
+
+def test_every_setting_is_documented_in_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, _, _ in Settings.describe():
+        assert f"KB_{name.upper()}" in readme
