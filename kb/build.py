@@ -119,14 +119,16 @@ def build_index(
     dry_run: bool = False,
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
+    loaded: LoadResult | None = None,
 ) -> BuildReport:
     """Build the index from settings.articles_dir into settings.index_dir.
 
     Invalid articles stop the build (all of them reported) unless skip_invalid; the live index is
-    only replaced, atomically, once the new build is complete on disk."""
+    only replaced, atomically, once the new build is complete on disk. `loaded` gives the articles
+    directly (the eval harness builds from a corpus.jsonl) instead of reading settings.articles_dir."""
     start = time.perf_counter()
     report = BuildReport(full=full)
-    loaded: LoadResult = load_articles(settings.articles_dir)
+    loaded = loaded or load_articles(settings.articles_dir)
     report.warnings = loaded.warnings
     if loaded.errors and not skip_invalid:
         raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)

@@ -151,6 +151,7 @@ class Searcher:
         audience: str = "public",
         k: int = 10,
         mode: str | None = None,
+        snippets: bool = True,
     ) -> SearchResponse:
         """Articles for a query, best first, in `locale` (else the query's language) with fallback to others."""
         start = time.perf_counter()
@@ -177,7 +178,7 @@ class Searcher:
             alt_ids, alt_scores, alt_conf = run(None)
             if alt_conf > conf:
                 ids, scores, conf, fallback = alt_ids, alt_scores, alt_conf, True
-        hits = self._group(ids, scores, query, conf, k)
+        hits = self._group(ids, scores, query if snippets else None, conf, k)
         response = SearchResponse(
             query=query, results=hits, locale=preferred, detected_locale=detected, fallback=fallback,
             no_answer=(not hits) or conf < self.settings.min_confidence, confidence=conf, mode=mode,
@@ -187,7 +188,7 @@ class Searcher:
         response.took_ms = round((time.perf_counter() - start) * 1000, 2)
         return response
 
-    def _group(self, ids: np.ndarray, scores: np.ndarray, query: str, conf: float, k: int) -> list[Hit]:
+    def _group(self, ids: np.ndarray, scores: np.ndarray, query: str | None, conf: float, k: int) -> list[Hit]:
         """Chunks → articles (best section first); an article's score is its best chunk's."""
         grouped: dict[str, list[tuple[int, float]]] = {}
         for cid, score in zip(ids, scores):
@@ -208,7 +209,7 @@ class Searcher:
                 seen_anchors.add(chunk.anchor)
                 sections.append(Section(
                     heading=chunk.heading, anchor=chunk.anchor, url=article_url(aid, chunk.anchor),
-                    snippet=make_snippet(chunk.text, query), score=round(score, 6),
+                    snippet=make_snippet(chunk.text, query) if query is not None else "", score=round(score, 6),
                 ))
             best = sections[0]
             # Confidence belongs to the top answer; lower results get it scaled by their relative score.

@@ -1,0 +1,145 @@
+"""The eval harness: build (or reuse) an index of a corpus, run queries in each ranking mode, score them."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .articles import Article, Category, LoadResult, load_articles
+from .build import build_index
+from .cache import CachedEmbedder
+from .config import Settings
+from .embed import load_embedder
+from .search import MODES, Searcher
+from .store import load_current
+
+LANG_TO_LOCALE = {"zh": "zh-CN", "zh-cn": "zh-CN", "en": "en", "ko": "ko", "ja": "ja"}
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+
+
+@dataclass(frozen=True)
+class Query:
+    qid: str
+    query: str
+    gold: tuple[str, ...]
+
+
+def load_queries(path: str | Path) -> list[Query]:
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(Query(str(d["qid"]), str(d["query"]), tuple(d.get("gold") or ())))
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path}:{n}: not a query line {{\"qid\", \"query\", \"gold\"}} ({exc})") from None
+    return out
+
+
+def load_corpus(path: str | Path) -> LoadResult:
+    """A folder of Markdown articles, or a corpus.jsonl of {"id", "title", "text", "lang"} documents."""
+    path = Path(path)
+    if path.is_dir():
+        return load_articles(path)
+    articles = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        d = json.loads(line)
+        text = str(d.get("text") or d.get("title") or "").strip()
+        if not text:
+            continue
+        locale = LANG_TO_LOCALE.get(str(d.get("lang", "en")).lower(), "en")
+        raw = json.dumps([d.get("title"), text], ensure_ascii=False).encode("utf-8")
+        articles.append(Article(
+            id=str(d["id"]), title=str(d.get("title") or text[:80])[:300], locale=locale,
+            category=str(d.get("category") or "eval"), tags=(), audience="public", status="published",
+            translation_group=str(d["id"]), updated=None, body=text + "\n", path=f"{path.name}:{n}",
+            fingerprint=hashlib.sha256(raw).hexdigest(),
+        ))
+    categories = {c: Category(c, {}, i) for i, c in enumerate(sorted({a.category for a in articles}))}
+    return LoadResult(articles, [], [], categories)
+
+
+def score_ranking(ranked: list[str], gold: Iterable[str]) -> dict[str, float]:
+    """Binary-relevance metrics of one ranked list of article ids (recall = share of the gold ids found)."""
+    gold = set(gold)
+    hits = [1 if doc in gold else 0 for doc in ranked[:10]]
+    first = next((i for i, h in enumerate(hits) if h), None)
+    dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
+    idcg = sum(1 / math.log2(i + 2) for i in range(min(len(gold), 10)))
+    return {
+        "recall@1": sum(hits[:1]) / len(gold), "recall@5": sum(hits[:5]) / len(gold),
+        "recall@10": sum(hits[:10]) / len(gold), "mrr@10": 0.0 if first is None else 1 / (first + 1),
+        "ndcg@10": dcg / idcg if idcg else 0.0,
+    }
+
+
+def corpus_key(corpus: str | Path) -> str:
+    p = Path(corpus).resolve()
+    return f"{p.parent.name}-{p.stem}" if p.is_file() else p.name
+
+
+def evaluate(
+    settings: Settings,
+    corpus: str | Path,
+    queries: list[Query],
+    modes: Iterable[str] = MODES,
+    cache_dir: str | Path = "var/eval-cache",
+    progress: Callable[[int, int], None] | None = None,
+    per_query: bool = False,
+) -> dict:
+    """Metrics per mode, side by side, on one index built from `corpus` with `settings`."""
+    cache_dir = Path(cache_dir)
+    embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
+    index_dir = cache_dir / "index" / corpus_key(corpus) / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}"
+    settings = settings.replace(index_dir=str(index_dir))
+    loaded = load_corpus(corpus)
+    t0 = time.perf_counter()
+    build = build_index(settings, embedder=embedder, loaded=loaded, progress=progress)
+    snap = load_current(settings.index_dir, embedder.name, embedder.dim)
+    searcher = Searcher(snap, embedder, settings)
+    known = set(snap.articles)
+    out: dict = {
+        "default": settings.retriever, "model": embedder.name, "corpus": str(corpus), "documents": len(snap.articles),
+        "chunks": len(snap.chunks), "queries": len(queries), "no_answer_queries": sum(not q.gold for q in queries),
+        "build_seconds": round(time.perf_counter() - t0, 1), "reembedded": build.reembedded, "modes": {},
+    }
+    unknown_gold = sorted({g for q in queries for g in q.gold if g not in known})
+    if unknown_gold:
+        out["unknown_gold"] = unknown_gold[:20]
+    for mode in modes:
+        sums = dict.fromkeys(METRICS, 0.0)
+        answered = [q for q in queries if q.gold]
+        flagged_none = flagged_answerable = 0
+        rows = []
+        start = time.perf_counter()
+        for q in queries:
+            resp = searcher.search(q.query, audience="public", k=10, mode=mode, snippets=False)
+            ranked = [h.id for h in resp.results]
+            if q.gold:
+                s = score_ranking(ranked, q.gold)
+                for m in METRICS:
+                    sums[m] += s[m]
+                flagged_answerable += resp.no_answer
+            else:
+                flagged_none += resp.no_answer
+            if per_query:
+                rows.append({"qid": q.qid, "query": q.query, "gold": list(q.gold), "ranked": ranked[:5],
+                             "confidence": resp.confidence, "no_answer": resp.no_answer})
+        elapsed = time.perf_counter() - start
+        result = {m: round(sums[m] / max(1, len(answered)), 4) for m in METRICS}
+        result["qps"] = round(len(queries) / elapsed, 1) if elapsed else None
+        n_none = len(queries) - len(answered)
+        if n_none:
+            result["no_answer_recall"] = round(flagged_none / n_none, 4)
+        result["false_no_answer"] = round(flagged_answerable / max(1, len(answered)), 4)
+        if per_query:
+            result["per_query"] = rows
+        out["modes"][mode] = result
+    return out
