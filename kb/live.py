@@ -9,6 +9,7 @@ from pathlib import Path
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexNotBuilt, KBError
+from .lexical import warm_up
 from .search import Searcher
 from .store import current_build, current_link, load_snapshot
 
@@ -29,6 +30,7 @@ class LiveIndex:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._searcher = self._initial()
+        warm_up()
 
     def _load(self, build: Path) -> Searcher:
         snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim)
