@@ -99,10 +99,9 @@ class Searcher:
 
     # -- retrieval -------------------------------------------------------------------------
     def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        allowed = np.flatnonzero(mask)
-        if len(allowed) == 0:
+        if not mask.any():
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores, ids = self.snapshot.vectors.search(qvec.reshape(1, -1), CANDIDATES, allowed=allowed)
+        scores, ids = self.snapshot.vectors.search(qvec.reshape(1, -1), CANDIDATES, allowed=mask)
         return ids[0].astype(np.int64), scores[0]
 
     def _lexical(self, tokens: list[str], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
