@@ -1,7 +1,6 @@
 """Searcher: retrieve chunks (dense, BM25 or both fused), group them by article, snippet, confidence."""
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from .config import LOCALES, Settings
 from .embed import Embedder
 from .lang import detect_locale
 from .lexical import tokenize
+from .ranking import Calibration, Candidates, FusionParams, fuse, signals
 from .snippet import make_snippet
 from .store import Snapshot
 
@@ -67,10 +67,6 @@ def article_url(article_id: str, anchor: str = "") -> str:
     return f"/articles/{article_id}" + (f"#{anchor}" if anchor else "")
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 class Searcher:
     """Searches one loaded snapshot; built once per snapshot, read-only, shared across threads."""
 
@@ -83,6 +79,8 @@ class Searcher:
         self._category = np.array([c.category for c in chunks], dtype=object)
         self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
         self._article = np.array([c.article_id for c in chunks], dtype=object)
+        self.fusion = FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k)
+        self.calibration = Calibration()
 
     # -- filters ---------------------------------------------------------------------------
     def _mask(self, locale: str | None, category: str | None, audience: str) -> np.ndarray:
@@ -111,35 +109,22 @@ class Searcher:
         top = top[scores[top] > 0]
         return top.astype(np.int64), scores[top]
 
-    def _rank_chunks(self, mode: str, qvec: np.ndarray | None, tokens: list[str], mask: np.ndarray):
-        """Chunk ids with fused scores (best first), plus the raw signals confidence is computed from."""
-        d_ids, d_scores = self._dense(qvec, mask) if mode != "bm25" else (np.zeros(0, np.int64), np.zeros(0))
-        l_ids, l_scores = self._lexical(tokens, mask) if mode != "dense" else (np.zeros(0, np.int64), np.zeros(0))
-        signals = {
-            "dense_top": float(d_scores[0]) if len(d_scores) else 0.0,
-            "bm25_top": float(l_scores[0]) if len(l_scores) else 0.0,
-            "agree": bool(len(d_ids) and len(l_ids) and self._article[d_ids[0]] == self._article[l_ids[0]]),
-        }
-        if mode == "dense":
-            return d_ids, d_scores.astype(float), signals
-        if mode == "bm25":
-            return l_ids, l_scores.astype(float), signals
-        fused: dict[int, float] = {}
-        k = self.settings.rrf_k
-        for weight, ids in ((self.settings.dense_weight, d_ids), (self.settings.lexical_weight, l_ids)):
-            for rank, cid in enumerate(ids):
-                fused[int(cid)] = fused.get(int(cid), 0.0) + weight / (k + rank + 1)
-        order = sorted(fused, key=fused.get, reverse=True)
-        return np.array(order, dtype=np.int64), np.array([fused[i] for i in order]), signals
+    def candidates(self, mode: str, qvec: np.ndarray | None, tokens: list[str], mask: np.ndarray) -> Candidates:
+        d_ids, d_scores = self._dense(qvec, mask) if mode != "bm25" else (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        l_ids, l_scores = self._lexical(tokens, mask) if mode != "dense" else (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        return Candidates(d_ids, d_scores, l_ids, l_scores)
 
-    def confidence(self, signals: dict[str, Any], mode: str) -> float:
-        """How likely the top result answers the query, in [0, 1]."""
-        dense = signals["dense_top"]
-        lexical = signals["bm25_top"] / (signals["bm25_top"] + 8.0)
-        if mode == "bm25":
-            return round(_sigmoid(10.0 * (lexical - 0.45)), 4)
-        z = 25.0 * (dense - 0.82) + 3.0 * (lexical - 0.4) + (0.8 if signals["agree"] else 0.0)
-        return round(_sigmoid(z), 4)
+    def signals(self, cands: Candidates, tokens: list[str], top_chunk: int | None) -> dict[str, float]:
+        d, l = cands.dense_ids, cands.lex_ids
+        same = bool(len(d) and len(l) and self._article[d[0]] == self._article[l[0]])
+        top_tokens = self.snapshot.lexical_tokens(top_chunk) if top_chunk is not None else []
+        return signals(cands, tokens, top_tokens, same)
+
+    def _run(self, mode: str, qvec, tokens: list[str], mask: np.ndarray):
+        cands = self.candidates(mode, qvec, tokens, mask)
+        ids, scores = fuse(cands, mode, self.fusion)
+        sig = self.signals(cands, tokens, int(ids[0]) if len(ids) else None)
+        return ids, scores, self.calibration.confidence(self.embedder.name, mode, sig)
 
     # -- the public call ---------------------------------------------------------------------
     def search(
@@ -167,16 +152,16 @@ class Searcher:
         qvec = self.embedder.encode_queries([query])[0] if mode != "bm25" else None
 
         def run(loc: str | None):
-            ids, scores, signals = self._rank_chunks(mode, qvec, tokens, self._mask(loc, category, audience))
-            return ids, scores, self.confidence(signals, mode)
+            return self._run(mode, qvec, tokens, self._mask(loc, category, audience))
 
         ids, scores, conf = run(preferred)
         fallback = False
-        available = preferred is not None and bool(self._mask(preferred, category, audience).any())
-        if preferred is not None and (conf < self.settings.min_confidence or not available) and locale is None:
-            alt_ids, alt_scores, alt_conf = run(None)
-            if alt_conf > conf:
-                ids, scores, conf, fallback = alt_ids, alt_scores, alt_conf, True
+        if preferred is not None and locale is None:
+            has_locale = bool(self._mask(preferred, category, audience).any())
+            if not has_locale or conf < self.settings.min_confidence:
+                alt_ids, alt_scores, alt_conf = run(None)
+                if not has_locale or alt_conf > conf:
+                    ids, scores, conf, fallback = alt_ids, alt_scores, alt_conf, True
         hits = self._group(ids, scores, query if snippets else None, conf, k)
         response = SearchResponse(
             query=query, results=hits, locale=preferred, detected_locale=detected, fallback=fallback,

@@ -21,7 +21,7 @@ from .articles import Article, Category
 from .chunking import Chunk
 from .errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from .index import VectorIndex
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, chunk_document
 from .render import render_markdown
 
 FORMAT_VERSION = 1
@@ -130,6 +130,11 @@ class Snapshot:
     lexical: LexicalIndex
     categories: dict[str, Category]
     _html: dict[str, str]
+
+    def lexical_tokens(self, chunk_id: int) -> list[str]:
+        """The BM25 tokens of one chunk (computed on demand; used for query-coverage confidence)."""
+        chunk = self.chunks[chunk_id]
+        return chunk_document(chunk.title, chunk.heading_path, chunk.text, chunk.tags)
 
     def html(self, article_id: str) -> str:
         """The article's sanitized HTML, rendered once at load."""

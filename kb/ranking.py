@@ -1,0 +1,97 @@
+"""Pure ranking logic: fuse dense and BM25 candidates, and turn a query's signals into a confidence.
+
+Kept apart from Searcher so that the tuning script can replay the same fusion on cached candidates."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
+FEATURES = ("dense_top", "dense_gap", "bm25_top", "coverage", "agree", "bias")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The best chunks of each retriever for one query (ids into the snapshot's chunk list), best first."""
+
+    dense_ids: np.ndarray
+    dense_scores: np.ndarray
+    lex_ids: np.ndarray
+    lex_scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    method: str = "mix"          # "mix": weighted sum of normalised scores; "rrf": reciprocal rank fusion
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rrf_k: int = 60
+
+
+def fuse(c: Candidates, mode: str, p: FusionParams) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk ids and scores, best first, for a ranking mode (hybrid, dense or bm25)."""
+    if mode == "dense":
+        return c.dense_ids, c.dense_scores.astype(np.float64)
+    if mode == "bm25":
+        return c.lex_ids, c.lex_scores.astype(np.float64)
+    fused: dict[int, float] = {}
+    if p.method == "rrf":
+        for weight, ids in ((p.dense_weight, c.dense_ids), (p.lexical_weight, c.lex_ids)):
+            for rank, cid in enumerate(ids.tolist()):
+                fused[cid] = fused.get(cid, 0.0) + weight / (p.rrf_k + rank + 1)
+    else:
+        total = (p.dense_weight + p.lexical_weight) or 1.0
+        if len(c.dense_scores):
+            lo, hi = float(c.dense_scores.min()), float(c.dense_scores.max())
+            span = (hi - lo) or 1.0
+            for cid, s in zip(c.dense_ids.tolist(), c.dense_scores.tolist()):
+                fused[cid] = p.dense_weight / total * (s - lo) / span
+        if len(c.lex_scores):
+            top = float(c.lex_scores.max()) or 1.0
+            for cid, s in zip(c.lex_ids.tolist(), c.lex_scores.tolist()):
+                fused[cid] = fused.get(cid, 0.0) + p.lexical_weight / total * s / top
+    order = sorted(fused, key=fused.__getitem__, reverse=True)
+    return np.array(order, dtype=np.int64), np.array([fused[i] for i in order], dtype=np.float64)
+
+
+def signals(c: Candidates, query_tokens: list[str], top_tokens: list[str], same_article: bool) -> dict[str, float]:
+    """Scale-aware features of one query's retrieval, the inputs of the confidence model."""
+    d = c.dense_scores
+    distinct = set(query_tokens)
+    return {
+        "dense_top": float(d[0]) if len(d) else 0.0,
+        "dense_gap": float(d[0] - d[min(9, len(d) - 1)]) if len(d) else 0.0,
+        "bm25_top": float(c.lex_scores[0]) / (float(c.lex_scores[0]) + 5.0) if len(c.lex_scores) else 0.0,
+        "coverage": len(distinct & set(top_tokens)) / len(distinct) if distinct else 0.0,
+        "agree": 1.0 if same_article else 0.0,
+        "bias": 1.0,
+    }
+
+
+class Calibration:
+    """Logistic models, one per (embedding model, ranking mode), fitted on the development sets by
+    scripts/calibrate.py: P(top result answers the query | signals)."""
+
+    # Used for a model the file does not know (a user's own sentence-transformers model): lexical evidence only.
+    GENERIC = {"coverage": 4.0, "bm25_top": 3.0, "agree": 1.0, "bias": -4.0}
+
+    def __init__(self, table: dict | None = None):
+        self.table = table if table is not None else self.load_table()
+
+    @staticmethod
+    def load_table() -> dict:
+        if _CALIBRATION_FILE.exists():
+            return json.loads(_CALIBRATION_FILE.read_text(encoding="utf-8"))
+        return {}
+
+    def weights(self, model: str, mode: str) -> dict[str, float]:
+        return self.table.get(model, {}).get(mode) or self.GENERIC
+
+    def confidence(self, model: str, mode: str, sig: dict[str, float]) -> float:
+        w = self.weights(model, mode)
+        z = sum(w.get(name, 0.0) * sig.get(name, 0.0) for name in FEATURES)
+        return round(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 4)
