@@ -143,3 +143,58 @@ def evaluate(
             result["per_query"] = rows
         out["modes"][mode] = result
     return out
+
+
+def open_searcher(settings: Settings, corpus: str | Path, cache_dir: str | Path = "var/eval-cache") -> Searcher:
+    """Build (or reuse) the cached index of a corpus and return a Searcher over it."""
+    cache_dir = Path(cache_dir)
+    embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
+    index_dir = cache_dir / "index" / corpus_key(corpus) / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}"
+    settings = settings.replace(index_dir=str(index_dir))
+    build_index(settings, embedder=embedder, loaded=load_corpus(corpus))
+    return Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
+
+
+@dataclass
+class Replay:
+    """One query's retrieval, kept so that fusion settings can be swept without searching again."""
+
+    query: Query
+    candidates: "object"
+    tokens: list[str]
+
+
+def collect(searcher: Searcher, queries: list[Query]) -> list[Replay]:
+    from .lexical import tokenize
+
+    out = []
+    for q in queries:
+        tokens = tokenize(q.query)
+        qvec = searcher.embedder.encode_queries([q.query])[0]
+        mask = searcher._mask(None, None, "public")
+        out.append(Replay(q, searcher.candidates("hybrid", qvec, tokens, mask), tokens))
+    return out
+
+
+def replay_metrics(searcher: Searcher, replays: list[Replay], mode: str, params) -> dict[str, float]:
+    """Mean metrics of the answerable queries for one fusion setting."""
+    from .ranking import fuse
+
+    sums = dict.fromkeys(METRICS, 0.0)
+    n = 0
+    for r in replays:
+        if not r.query.gold:
+            continue
+        ids, _ = fuse(r.candidates, mode, params)
+        ranked: list[str] = []
+        for cid in ids.tolist():
+            aid = searcher._article[cid]
+            if aid not in ranked:
+                ranked.append(aid)
+                if len(ranked) == 10:
+                    break
+        s = score_ranking(ranked, r.query.gold)
+        for m in METRICS:
+            sums[m] += s[m]
+        n += 1
+    return {m: sums[m] / max(n, 1) for m in METRICS}

@@ -27,6 +27,7 @@ class Section:
     url: str
     snippet: str
     score: float
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ class Searcher:
                 sections.append(Section(
                     heading=chunk.heading, anchor=chunk.anchor, url=article_url(aid, chunk.anchor),
                     snippet=make_snippet(chunk.text, query) if query is not None else "", score=round(score, 6),
+                    text=chunk.text,
                 ))
             best = sections[0]
             # Confidence belongs to the top answer; lower results get it scaled by their relative score.

@@ -12,6 +12,7 @@ from kb.embed import load_embedder
 
 DATA = Path(__file__).resolve().parent / "data"
 FIXTURE_KB = DATA / "kb"
+AGENT_TOKEN = "test-agent-token"
 
 
 def pytest_addoption(parser):
@@ -84,9 +85,10 @@ def shared_index(tmp_path_factory, embedder) -> Settings:
 def app(shared_index, embedder):
     from webapp import create_app
 
+    db = Path(shared_index.index_dir).parent / "kb.sqlite3"
     return create_app({
         "TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
-        "KB_EMBEDDER": embedder,
+        "KB_EMBEDDER": embedder, "KB_DB_PATH": str(db), "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "test",
     })
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, jsonify, render_template, request
@@ -12,7 +14,9 @@ from kb.config import Settings
 from kb.embed import load_embedder
 from kb.live import LiveIndex
 
-from . import i18n
+from kb.triage import UrgentRules
+
+from . import auth, db, i18n
 
 
 def split_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -30,9 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     kb_values, flask_values = split_config(config)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("KB_SECRET_KEY", "dev-only-not-secret"),
+        SECRET_KEY=os.environ.get("KB_SECRET_KEY"),
         MAX_CONTENT_LENGTH=64 * 1024,
-        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
     )
     app.config.update(flask_values)
     settings = Settings.from_env(**kb_values)
@@ -42,12 +47,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     embedder = app.config.get("KB_EMBEDDER") or load_embedder(settings.model, settings.threads)
     app.extensions["kb"] = LiveIndex(settings, embedder)
 
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = auth.persistent_secret(Path(settings.db_path).parent / "secret-key")
+    app.extensions["kb_urgent"] = UrgentRules.load(settings.urgent_topics or None)
+
+    from .agent import bp as agent_bp
     from .api import bp as api_bp
     from .pages import bp as pages_bp
+    from .tickets import bp as tickets_bp
 
-    app.register_blueprint(pages_bp)
-    app.register_blueprint(api_bp)
+    for bp in (pages_bp, api_bp, tickets_bp, agent_bp):
+        app.register_blueprint(bp)
     i18n.init_app(app)
+    db.init_app(app)
+    app.jinja_env.filters["datetime"] = lambda ts: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    auth.init_app(app)
 
     @app.after_request
     def security_headers(response):

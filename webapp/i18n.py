@@ -16,6 +16,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "updated": "Updated", "other_languages": "Also in", "home": "Help Center", "submit_request": "Submit a request",
         "on_this_page": "On this page", "all_categories": "All topics", "low_confidence": "These may not answer your question exactly.",
         "not_found": "Page not found", "back_home": "Back to the Help Center", "language": "Language",
+        "form_title": "Submit a request", "subject": "Subject", "description": "Description",
+        "description_hint": "Tell us what happened: coin, network, amount, TXID, time. Never include your password or 2FA codes.",
+        "category": "Topic", "choose": "Choose a topic (optional)", "email": "Your e-mail", "submit": "Submit request",
+        "suggested": "These articles may answer your question", "solved": "This solved my problem",
+        "no_match": "No article matches yet. Go on and submit your request; our team will answer.",
+        "deflected": "Glad it helped! No request was filed.", "request_received": "Request received",
+        "request_number": "Your request number is", "next_steps": "We answer by e-mail, usually within 4 hours and always within 24 hours. Account-security cases are answered first.",
+        "emergency_contact": "Contact a human now", "read_section": "Read this section", "searching": "Looking for answers…",
     },
     "zh-CN": {
         "site": "Coinharbor 帮助中心", "search_placeholder": "搜索问题，例如：充值未到账", "search": "搜索",
@@ -24,6 +32,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "articles": "篇文章", "updated": "更新于", "other_languages": "其他语言", "home": "帮助中心",
         "submit_request": "提交工单", "on_this_page": "本页内容", "all_categories": "全部主题",
         "low_confidence": "以下结果可能不能完全回答你的问题。", "not_found": "页面不存在", "back_home": "返回帮助中心", "language": "语言",
+        "form_title": "提交工单", "subject": "主题", "description": "问题描述",
+        "description_hint": "请说明发生了什么：币种、网络、数量、TXID、时间。切勿填写密码或谷歌验证码。",
+        "category": "问题类型", "choose": "选择问题类型（可选）", "email": "你的邮箱", "submit": "提交工单",
+        "suggested": "以下文章可能解决你的问题", "solved": "问题已解决", "no_match": "暂时没有匹配的文章，请继续提交工单，客服会尽快回复。",
+        "deflected": "很高兴帮到你！工单未提交。", "request_received": "工单已提交", "request_number": "你的工单编号是",
+        "next_steps": "我们会通过邮件回复，通常 4 小时内，最晚 24 小时内。账户安全问题优先处理。",
+        "emergency_contact": "立即联系人工客服", "read_section": "查看此部分", "searching": "正在查找答案…",
     },
     "ko": {
         "site": "Coinharbor 고객센터", "search_placeholder": "질문을 검색하세요. 예: 입금 미반영", "search": "검색",
@@ -62,7 +77,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def strings():
         locale = ui_locale()
-        return {"t": STRINGS.get(locale, STRINGS["en"]), "ui_locale": locale, "language_names": LANGUAGE_NAMES}
+        return {"t": {**STRINGS["en"], **STRINGS.get(locale, {})}, "ui_locale": locale, "language_names": LANGUAGE_NAMES}
 
     @app.after_request
     def remember_language(response):

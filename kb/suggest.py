@@ -1,0 +1,55 @@
+"""Suggestions for a support request (ticket form, agent view, /api/suggest): articles, triage, urgency."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .search import Hit, Searcher
+from .triage import Triage, UrgentRules, triage
+
+MAX_QUERY_CHARS = 500
+
+
+@dataclass
+class Suggestions:
+    hits: list[Hit]
+    triage: Triage
+    urgent: bool
+    no_answer: bool
+    confidence: float
+    locale: str | None
+    emergency: dict[str, Any] | None
+    took_ms: float
+
+
+def request_query(subject: str, description: str) -> str:
+    """What is searched for a request: the subject, then as much of the description as fits."""
+    text = " ".join(f"{subject.strip()} {description.strip()}".split())
+    return text[:MAX_QUERY_CHARS]
+
+
+def suggest(
+    searcher: Searcher,
+    rules: UrgentRules,
+    subject: str,
+    description: str = "",
+    locale: str | None = None,
+    audience: str = "public",
+    min_confidence: float = 0.35,
+    k: int = 5,
+    chosen_category: str | None = None,
+) -> Suggestions:
+    """Up to k articles at or above min_confidence; urgent topics get the emergency steps instead of
+    deflection (the articles are still returned for agents, who are not deflected)."""
+    query = request_query(subject, description)
+    resp = searcher.search(query, locale=locale, audience=audience, k=k)
+    tri = triage(f"{subject}\n{description}", resp, rules, chosen_category)
+    urgent = tri.urgency == "urgent"
+    hits = [h for h in resp.results if h.confidence >= min_confidence]
+    emergency = None
+    if urgent:
+        emergency = rules.emergency_for(resp.locale or locale or "en")
+    return Suggestions(
+        hits=hits, triage=tri, urgent=urgent, no_answer=not hits, confidence=resp.confidence,
+        locale=resp.locale, emergency=emergency, took_ms=resp.took_ms,
+    )

@@ -1,0 +1,104 @@
+"""The request form, /api/suggest, deflections and triage."""
+import pytest
+
+from kb.triage import UrgentRules
+
+
+def suggest(client, **body):
+    return client.post("/api/suggest", json=body)
+
+
+def test_suggest_returns_articles_and_triage(client):
+    r = suggest(client, subject="我的USDT充值两小时还没到账", description="", locale=None)
+    body = r.get_json()
+    assert r.status_code == 200 and body["ok"] and not body["urgent"] and not body["no_answer"]
+    assert body["suggestions"][0]["id"] == "deposit-not-credited-zh" and len(body["suggestions"]) <= 5
+    assert body["suggestions"][0]["url"].startswith("/articles/deposit-not-credited-zh")
+    assert body["triage"]["category"] == "deposits" and body["triage"]["urgency"] == "high"
+
+
+def test_urgent_topics_get_the_emergency_path_not_deflection(client):
+    body = suggest(client, subject="my account was hacked and someone withdrew my BTC").get_json()
+    assert body["urgent"] and body["triage"]["urgency"] == "urgent"
+    assert {"account_compromised", "unauthorised_withdrawal"} <= set(body["triage"]["urgent_topics"])
+    assert "Freeze your account" in body["emergency"]["steps"][0]
+    zh = suggest(client, subject="我的账户被盗了", description="资产被转走了").get_json()
+    assert zh["urgent"] and "冻结账户" in zh["emergency"]["steps"][0]
+
+
+def test_threshold_hides_weak_suggestions(app, client, monkeypatch):
+    assert suggest(client, subject="how do I bake sourdough bread at home").get_json()["no_answer"]
+    settings = app.config["KB_SETTINGS"]
+    monkeypatch.setitem(app.config, "KB_SETTINGS", settings.replace(ticket_min_confidence=1.01))
+    body = suggest(client, subject="withdrawal pending review").get_json()
+    assert body["suggestions"] == [] and body["no_answer"]
+
+
+@pytest.mark.parametrize("body, parameter", [
+    ({}, "subject"),
+    ({"subject": "", "description": "  "}, "subject"),
+    ({"subject": "x" * 201}, "subject"),
+    ({"subject": "deposit", "description": "x" * 5001}, "description"),
+    ({"subject": 5}, "subject"),
+    ({"subject": "deposit", "locale": "xx"}, "locale"),
+])
+def test_suggest_bad_input(client, body, parameter):
+    r = suggest(client, **body)
+    assert r.status_code == 400 and r.get_json()["parameter"] == parameter
+
+
+def test_suggest_needs_a_json_object(client):
+    r = client.post("/api/suggest", data="subject=x")
+    assert r.status_code == 400 and r.get_json()["parameter"] == "body"
+    assert client.post("/api/suggest", data="x" * 100_000, content_type="application/json").status_code == 413
+
+
+def test_deflection_is_recorded(app, client):
+    r = client.post("/api/deflections", json={"article_id": "deposit-not-credited-en", "query": "deposit missing",
+                                              "shown": ["deposit-not-credited-en", "nope"], "opened": ["deposit-not-credited-en"]})
+    assert r.status_code == 201
+    with app.app_context():
+        from webapp import db
+
+        rows = db.deflections()
+    last = rows[-1]
+    assert last["article_id"] == "deposit-not-credited-en" and last["shown"] == ["deposit-not-credited-en"]
+    assert client.post("/api/deflections", json={"article_id": "sop-freeze-account-en"}).status_code == 400
+
+
+def test_submit_request_stores_triage_and_suggestions(app, client):
+    page = client.get("/support/new")
+    assert page.status_code == 200 and 'id="ticket-form"' in page.get_data(as_text=True)
+    r = client.post("/support/new", data={
+        "subject": "withdrawal pending for 2 days", "description": "My USDT withdrawal is still under review.",
+        "email": "user@example.com", "category": "", "shown": '["withdrawal-pending-review-en"]', "opened": "[]",
+    })
+    assert r.status_code == 302
+    confirmation = client.get(r.headers["Location"])
+    html = confirmation.get_data(as_text=True)
+    assert confirmation.status_code == 200 and "Request received" in html
+    request_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        from webapp import db
+
+        req = db.get_request(request_id)
+    assert req["category"] == "withdrawals" and req["urgency"] == "high" and req["status"] == "open"
+    assert req["shown"] == ["withdrawal-pending-review-en"] and req["email"] == "user@example.com"
+    # another browser cannot read the confirmation
+    assert app.test_client().get(r.headers["Location"]).status_code == 404
+
+
+def test_submit_request_validation(client):
+    r = client.post("/support/new", data={"subject": "", "description": "x", "email": "not-an-email"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Subject: required" in html and "not an e-mail address" in html
+
+
+def test_urgent_rules_file_is_configurable(tmp_path):
+    path = tmp_path / "urgent.yml"
+    path.write_text("topics:\n  outage:\n    any: ['site is down']\nemergency: {}\n", encoding="utf-8")
+    rules = UrgentRules.load(path)
+    assert [t.key for t in rules.match("the site is down!")] == ["outage"] and not rules.match("hacked")
+    path.write_text("topics: [", encoding="utf-8")
+    with pytest.raises(Exception, match="urgent.yml"):
+        UrgentRules.load(path)
