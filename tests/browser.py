@@ -30,6 +30,26 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
+def webdriver_session():
+    """A Selenium-driven headless Chromium (Debian's chromedriver; Selenium Manager never downloads one)."""
+    binary = chromium_path()
+    driver_path = shutil.which("chromedriver")
+    if not driver_path:
+        reason = "Debian's chromium-driver is not installed (apt-get install chromium-driver)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument("--window-size=1280,1000")
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
 class LiveServer:
     def __init__(self, app):
         self._server = make_server("127.0.0.1", 0, app, threaded=True)

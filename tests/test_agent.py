@@ -52,6 +52,8 @@ def test_request_detail_shows_internal_sop_and_records_feedback(app):
 
         assert db.get_request(rid)["status"] == "answered" and db.feedback_for(rid) == {"sop-freeze-account-en": "used"}
     assert client.get("/agent/requests/999999").status_code == 404
+    assert "Internal article" in client.get("/articles/sop-freeze-account-en").get_data(as_text=True)
+    assert app.test_client().get("/articles/sop-freeze-account-en").status_code == 404
 
 
 def test_agent_search_includes_internal_articles(app):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from .auth import current_agent
 from .i18n import ui_locale
 from .params import category_param, locale_param, query_param
 from .views import article_view, live
@@ -50,7 +51,7 @@ def search():
 
 @bp.get("/articles/<article_id>")
 def article(article_id: str):
-    view = article_view(article_id)
+    view = article_view(article_id, internal=current_agent() is not None)
     if view is None:
         abort(404, description="This article does not exist or is no longer published.")
     snap = live().searcher.snapshot

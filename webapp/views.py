@@ -13,17 +13,16 @@ def live() -> LiveIndex:
     return current_app.extensions["kb"]
 
 
-def public_article(article_id: str):
-    """The article if the public may see it, else None (internal and draft articles are not found)."""
-    snap = live().searcher.snapshot
-    article = snap.articles.get(article_id)
-    if article is None or not article.is_public:
+def visible_article(article_id: str, internal: bool = False):
+    """The article if the reader may see it, else None: internal articles only for logged-in agents."""
+    article = live().searcher.snapshot.articles.get(article_id)
+    if article is None or article.status != "published" or (article.audience == "internal" and not internal):
         return None
     return article
 
 
-def article_view(article_id: str) -> dict[str, Any] | None:
-    article = public_article(article_id)
+def article_view(article_id: str, internal: bool = False) -> dict[str, Any] | None:
+    article = visible_article(article_id, internal)
     if article is None:
         return None
     snap = live().searcher.snapshot
@@ -38,5 +37,5 @@ def article_view(article_id: str) -> dict[str, Any] | None:
         "id": article.id, "title": article.title, "locale": article.locale, "category": article.category,
         "category_name": category.name(article.locale) if category else article.category,
         "tags": list(article.tags), "updated": article.updated, "url": article_url(article.id),
-        "html": snap.html(article.id), "translations": translations,
+        "html": snap.html(article.id), "translations": translations, "audience": article.audience,
     }

@@ -3,8 +3,9 @@
   "use strict";
   var reply = document.getElementById("reply");
 
-  function insert(title, url, passage) {
-    var block = passage.trim() + "\n\n" + title + ": " + url + "\n";
+  function insert(title, url, passage, internal) {
+    // Internal articles (SOPs, templates) are for the agent: their link means nothing to a customer.
+    var block = passage.trim() + "\n" + (internal ? "" : "\n" + title + ": " + url + "\n");
     reply.value = reply.value ? reply.value.replace(/\s*$/, "") + "\n\n" + block : block;
     reply.focus();
   }
@@ -12,7 +13,7 @@
     var title = item.querySelector(".result-title");
     var copy = item.querySelector(".copy-link");
     item.querySelector(".insert").addEventListener("click", function () {
-      insert(title.textContent, copy.dataset.url, item.querySelector(".passage").value);
+      insert(title.textContent, copy.dataset.url, item.querySelector(".passage").value, !!item.querySelector(".pill.internal"));
     });
     copy.addEventListener("click", function () {
       var url = copy.dataset.url;

@@ -1,0 +1,88 @@
+"""The ticket form and the agent view, driven in a real headless Chromium (Selenium + Debian's chromedriver)."""
+import pytest
+
+from browser import OUTPUT, LiveServer, webdriver_session
+from conftest import AGENT_TOKEN
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    with LiveServer(app) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = webdriver_session()
+    yield d
+    d.quit()
+
+
+def wait_for(driver, css, timeout=15):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def shot(driver, name):
+    OUTPUT.mkdir(exist_ok=True)
+    driver.save_screenshot(str(OUTPUT / name))
+
+
+def test_typing_shows_suggestions_and_solved_records_a_deflection(app, server, driver):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/support/new?lang=zh-CN")
+    driver.find_element(By.ID, "subject").send_keys("我的USDT充值两小时还没到账")
+    first = wait_for(driver, "#suggestions .suggestion")
+    assert first.get_attribute("data-article") == "deposit-not-credited-zh"
+    assert first.find_element(By.CSS_SELECTOR, "mark").text
+    shot(driver, "ticket-suggestions-zh.png")
+    with app.app_context():
+        from webapp import db
+
+        before = len(db.deflections())
+    first.find_element(By.CSS_SELECTOR, "button.solved").click()
+    wait_for(driver, "#deflected")
+    shot(driver, "ticket-deflected-zh.png")
+    with app.app_context():
+        rows = db.deflections()
+    assert len(rows) == before + 1 and rows[-1]["article_id"] == "deposit-not-credited-zh"
+    assert "deposit-not-credited-zh" in rows[-1]["shown"]
+
+
+def test_urgent_request_shows_emergency_steps_not_deflection(server, driver):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/support/new?lang=en")
+    driver.find_element(By.ID, "subject").send_keys("my account was hacked and someone withdrew my BTC")
+    box = wait_for(driver, "#suggestions .emergency")
+    assert "Freeze your account" in box.text
+    assert not driver.find_elements(By.CSS_SELECTOR, "button.solved")
+    shot(driver, "ticket-urgent-en.png")
+
+
+def test_agent_inserts_an_internal_sop_passage(server, driver):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/support/new?lang=en")
+    driver.find_element(By.ID, "subject").send_keys("Account hacked, please freeze it")
+    driver.find_element(By.ID, "description").send_keys("Someone logged in from another country. Freeze my account now.")
+    driver.find_element(By.ID, "email").send_keys("victim@example.com")
+    driver.find_element(By.CSS_SELECTOR, "#ticket-form button[type=submit]").click()
+    number = wait_for(driver, "#request-number").text.lstrip("#")
+    driver.get(f"{server.url}/agent/login")
+    driver.find_element(By.ID, "name").send_keys("alice")
+    driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, "table.queue")
+    driver.get(f"{server.url}/agent/requests/{number}")
+    sop = wait_for(driver, '.suggestion[data-article="sop-freeze-account-en"]')
+    sop.find_element(By.CSS_SELECTOR, "button.insert").click()
+    reply = driver.find_element(By.ID, "reply").get_attribute("value")
+    assert "Agents freeze an account at once" in reply and "/articles/sop-freeze-account-en" not in reply
+    shot(driver, "agent-insert-sop.png")
