@@ -102,3 +102,10 @@ def test_every_setting_is_documented_in_readme():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for name, _, _ in Settings.describe():
         assert f"KB_{name.upper()}" in readme
+
+
+def test_every_api_route_is_in_the_openapi_spec(app, client):
+    spec = client.get("/api/openapi.json").get_json()
+    documented = {path.replace("{id}", "<article_id>") for path in spec["paths"]}
+    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.rule != "/api/openapi.json"}
+    assert routes <= documented, routes - documented

@@ -1,6 +1,10 @@
 """JSON API: /api/search, /api/articles/<id>, /healthz. Errors are {"ok": false, "error", "status"}."""
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
+import yaml
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from .params import MAX_K, category_param, int_param, locale_param, query_param
@@ -38,6 +42,16 @@ def article(article_id: str):
     if view is None:
         abort(404, description=f"no article {article_id!r}")
     return jsonify(ok=True, **view)
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    return jsonify(_spec())
+
+
+@functools.lru_cache(maxsize=1)
+def _spec() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text(encoding="utf-8"))
 
 
 @bp.get("/healthz")
