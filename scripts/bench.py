@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark kb over HTTP: full build time, index size, cold start, /api/search latency and throughput.
+"""Benchmark kb over HTTP: full build time, index size, cold start, /api/search and /api/suggest latency.
 
 Builds a fresh index of the articles folder in a temporary folder, starts scripts/serve.py on a free
 loopback port in a separate process, then drives /api/search with N concurrent clients for a fixed time."""
@@ -51,7 +51,18 @@ def load_queries(path: str | None) -> list[str]:
     return [json.loads(line)["query"] for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def drive(base: str, queries: list[str], clients: int, seconds: float) -> dict:
+def search_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+    return urllib.request.Request(f"{base}/api/search?" + urllib.parse.urlencode({"q": query, "k": 10}))
+
+
+def suggest_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+    """One keystroke of the ticket form: the subject typed so far (at least 4 characters)."""
+    typed = query[: rnd.randint(min(4, len(query)), len(query))]
+    return urllib.request.Request(f"{base}/api/suggest", data=json.dumps({"subject": typed}).encode(),
+                                  headers={"Content-Type": "application/json"}, method="POST")
+
+
+def drive(base: str, queries: list[str], clients: int, seconds: float, make=search_request) -> dict:
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -61,10 +72,10 @@ def drive(base: str, queries: list[str], clients: int, seconds: float) -> dict:
         nonlocal errors
         rnd = random.Random(seed)
         while time.monotonic() < stop:
-            url = f"{base}/api/search?" + urllib.parse.urlencode({"q": rnd.choice(queries), "k": 10})
+            req = make(base, rnd.choice(queries), rnd)
             t0 = time.perf_counter()
             try:
-                with urllib.request.urlopen(url, timeout=10) as r:
+                with urllib.request.urlopen(req, timeout=10) as r:
                     r.read()
                     ok = r.status == 200
             except Exception:
@@ -111,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             "chunks_per_s": round(report.chunks / report.seconds, 1), "index_bytes": dir_size(build),
         }
         port = free_port()
-        env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir, "KB_MODEL": settings.model}
+        env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
+               "KB_MODEL": settings.model, "KB_DB_PATH": str(Path(tmp) / "kb.sqlite3")}
         t0 = time.perf_counter()
         server = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             queries = load_queries(args.queries)
             drive(base, queries, 2, 2.0)  # warm-up
             figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
+            figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -141,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"build: {b['articles']} articles, {b['chunks']} chunks in {b['seconds']} s ({b['chunks_per_s']} chunks/s), "
               f"index {b['index_bytes'] / 1e6:.2f} MB")
         print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
-        for s in figures["search"]:
-            print(f"/api/search, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
-                  f"{s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
+        for endpoint in ("search", "suggest"):
+            for s in figures[endpoint]:
+                print(f"/api/{endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
+                      f"p99 {s['p99_ms']} ms, {s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
     return 0
 
 
