@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from .chunking import Chunk, chunk_article
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, IndexCorrupt, IndexMismatch, KBError
+from .golden import GoldenReport, check_golden
 from .index import VectorIndex
+from .links import check_links
 from .lexical import LexicalIndex, chunk_document
 from .store import FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, write_build
 
@@ -42,6 +45,8 @@ class BuildReport:
     build_dir: str | None = None
     reason: str = ""
     changes: dict[str, list[str]] = field(default_factory=dict)
+    golden: GoldenReport | None = None
+    forced: bool = False
 
     def summary(self) -> str:
         state = "published" if self.published else ("up to date, nothing published" if not self.reason else self.reason)
@@ -79,6 +84,17 @@ def _previous(settings: Settings, model_name: str, dim: int):
     except (IndexCorrupt, IndexMismatch) as exc:
         return None, f"previous index unusable: {exc}"
     return snap, ""
+
+
+def _live_or_none(settings: Settings, embedder: Embedder):
+    """The live snapshot if it can be searched with this embedder (for the golden comparison)."""
+    build = current_build(settings.index_dir)
+    if build is None:
+        return None
+    try:
+        return load_snapshot(build, embedder.name, embedder.dim)
+    except KBError:
+        return None
 
 
 def plan_changes(articles: list[Article], fingerprints: dict[str, str]) -> dict[str, list[str]]:
@@ -120,16 +136,25 @@ def build_index(
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
     loaded: LoadResult | None = None,
+    check_only: bool = False,
+    force: bool = False,
 ) -> BuildReport:
     """Build the index from settings.articles_dir into settings.index_dir.
 
     Invalid articles stop the build (all of them reported) unless skip_invalid; the live index is
     only replaced, atomically, once the new build is complete on disk. `loaded` gives the articles
-    directly (the eval harness builds from a corpus.jsonl) instead of reading settings.articles_dir."""
+    directly (the eval harness builds from a corpus.jsonl) instead of reading settings.articles_dir.
+
+    Before publishing, the writers' golden queries run on the new build; if it answers them worse than
+    the floor or the live index, it is not published (unless `force`). `check_only` builds and checks
+    but never publishes."""
     start = time.perf_counter()
     report = BuildReport(full=full)
+    knowledge_base = loaded is None
     loaded = loaded or load_articles(settings.articles_dir)
-    report.warnings = loaded.warnings
+    report.warnings = list(loaded.warnings)
+    if knowledge_base:
+        report.warnings += check_links(loaded.articles)
     if loaded.errors and not skip_invalid:
         raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
     report.skipped_invalid = loaded.errors
@@ -150,7 +175,7 @@ def build_index(
         report.reembedded = len(articles) - len(reuse)
         report.articles = len(articles)
         if prev is not None and not reuse.symmetric_difference({a.id for a in articles}) and not changes["deleted"] \
-                and prev.manifest.get("model_spec") == settings.model:
+                and prev.manifest.get("model_spec") == settings.model and not check_only:
             report.chunks = len(prev.chunks)
             report.reason = ""
             report.seconds = time.perf_counter() - start
@@ -219,6 +244,18 @@ def build_index(
         }
         name = now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
         build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical)
+        if knowledge_base:
+            live = prev if prev is not None else _live_or_none(settings, embedder)
+            report.golden = check_golden(settings, embedder, load_snapshot(build_dir, embedder.name, embedder.dim), live)
+            if check_only or (report.golden is not None and not report.golden.passed and not force):
+                shutil.rmtree(build_dir)
+                report.seconds = time.perf_counter() - start
+                if check_only:
+                    report.reason = "check only, nothing published"
+                    return report
+                raise BuildError("golden queries regressed: the new index was not published; the live index is "
+                                 "unchanged (fix the articles, or --force to publish anyway)", golden=report.golden)
+            report.forced = report.golden is not None and not report.golden.passed
         publish(settings.index_dir, build_dir)
         prune_builds(settings.index_dir, settings.keep_builds)
         report.published = True

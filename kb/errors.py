@@ -20,8 +20,9 @@ class ArticleError(KBError):
 class BuildError(KBError):
     """The build refused to publish; the live index is untouched."""
 
-    def __init__(self, message: str, errors: list[ArticleError] | None = None):
+    def __init__(self, message: str, errors: list[ArticleError] | None = None, golden=None):
         self.errors = list(errors or [])
+        self.golden = golden
         super().__init__(message)
 
 

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full", action="store_true", help="re-embed every article, not only new and changed ones")
     p.add_argument("--skip-invalid", action="store_true", help="build what is valid and list the invalid files")
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    p.add_argument("--check", action="store_true", help="build and run the golden queries, but never publish")
+    p.add_argument("--force", action="store_true", help="publish even if the golden queries regressed (and say so)")
     p.add_argument("--strict", action="store_true", help="treat warnings (unknown front-matter fields) as errors")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; only the summary and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="list every new, edited and deleted article")
@@ -45,10 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(done - bar.n)
 
     try:
-        report = build_index(settings, full=args.full, skip_invalid=args.skip_invalid, dry_run=args.dry_run, progress=progress)
+        report = build_index(settings, full=args.full, skip_invalid=args.skip_invalid, dry_run=args.dry_run,
+                             check_only=args.check, force=args.force, progress=progress)
     except BuildError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)
+        for line in exc.golden.describe() if exc.golden else []:
+            print(line, file=sys.stderr)
         print(f"build refused: {exc}", file=sys.stderr)
         return 1
     except KBError as exc:
@@ -66,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         for kind in ("new", "edited", "deleted"):
             for article_id in report.changes.get(kind, []):
                 print(f"  {kind:8} {article_id}")
+    for line in report.golden.describe() if report.golden else []:
+        print(line)
+    if report.forced:
+        print("forced: published although the golden queries regressed (--force)", file=sys.stderr)
     print(report.summary())
+    if args.check and report.golden is not None and not report.golden.passed:
+        return 1
     if args.strict and (report.warnings or report.skipped_invalid):
         print("strict: warnings or invalid articles count as failure", file=sys.stderr)
         return 1

@@ -29,7 +29,7 @@ def test_incremental_rebuild_reembeds_only_the_changed_article(built, kb_dir, em
     edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
     (kb_dir / "withdrawal-pending-review-zh.md").unlink()
     counting = CountingEmbedder(embedder)
-    report = build_index(built, embedder=counting)
+    report = build_index(built, embedder=counting, force=True)  # deleting a golden query's article needs --force
     assert report.published and not report.full
     assert report.changes["edited"] == ["lost-2fa-en"] and report.changes["deleted"] == ["withdrawal-pending-review-zh"]
     assert (report.reembedded, report.unchanged, report.removed) == (1, 4, 1)
@@ -70,8 +70,8 @@ def test_invalid_article_refuses_build_and_leaves_live_index(built, kb_dir, embe
         build_index(built, embedder=embedder)
     assert {os.path.basename(e.path) for e in info.value.errors} == {"bad.md", "lost-2fa-en.md"}
     assert current_build(built.index_dir) == live
-    report = build_index(built, embedder=embedder, skip_invalid=True)
-    assert report.published and len(report.skipped_invalid) == 2
+    report = build_index(built, embedder=embedder, skip_invalid=True, force=True)
+    assert report.published and len(report.skipped_invalid) == 2 and report.forced
     assert "lost-2fa-en" not in load_current(built.index_dir).articles
 
 

@@ -39,3 +39,34 @@ def test_dry_run_lists_new_edited_deleted(settings, kb_dir):
     (kb_dir / "lost-2fa-en.md").unlink()
     proc = run_build(settings, "--dry-run")
     assert proc.returncode == 0 and "deleted  lost-2fa-en" in proc.stdout and "dry run" in proc.stdout
+
+
+
+
+def test_regressing_build_is_refused_and_names_the_queries(settings, kb_dir):
+    assert run_build(settings, "-q").returncode == 0
+    live = (Path(settings.index_dir) / "current").resolve()
+    # a writer renames the article's id by mistake: the golden query g1 no longer finds it
+    path = kb_dir / "deposit-not-credited-zh.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("id: deposit-not-credited-zh", "id: deposit-zh-draft"), encoding="utf-8")
+    check = run_build(settings, "-q", "--check")
+    assert check.returncode == 1 and "regressed g1" in check.stdout
+    refused = run_build(settings, "-q")
+    assert refused.returncode == 1
+    assert "regressed g1 '充值未到账'" in refused.stderr and "not published" in refused.stderr
+    assert (Path(settings.index_dir) / "current").resolve() == live
+    forced = run_build(settings, "-q", "--force")
+    assert forced.returncode == 0 and "forced: published" in forced.stderr
+    assert (Path(settings.index_dir) / "current").resolve() != live
+
+
+def test_broken_links_are_reported(settings, kb_dir):
+    path = kb_dir / "lost-2fa-en.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nSee [fees](/articles/no-such-article) and "
+                    "[review](/articles/withdrawal-pending-review-en#no-such-section) and "
+                    "[ok](/articles/withdrawal-pending-review-en#how-long-it-takes).\n", encoding="utf-8")
+    proc = run_build(settings, "-q")
+    assert proc.returncode == 0
+    assert "lost-2fa-en.md: links: /articles/no-such-article: no article 'no-such-article'" in proc.stderr
+    assert "has no section #no-such-section" in proc.stderr and "how-long-it-takes" not in proc.stderr
+    assert run_build(settings, "-q", "--strict").returncode == 1
