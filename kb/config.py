@@ -38,6 +38,8 @@ class Settings:
     agent_min_confidence: float = _setting(0.15, "Agent view: suggestions are shown only at or above this confidence.")
     urgent_topics: str = _setting("", "YAML file of urgent topics that are never deflected (default: kb/data/urgent.yml).")
     db_path: str = _setting(str(PROJECT_ROOT / "var" / "kb.sqlite3"), "SQLite file for requests, deflections and feedback.")
+    database_url: str = _setting("", "SQLAlchemy URL of the store (e.g. postgresql+psycopg://user@host/kb); empty = SQLite at db_path.")
+    log_retention_days: float = _setting(90.0, "Search-log rows and votes older than this many days are deleted.")
     agent_token: str = _setting("", "Agent login token; if empty (and no users file) one is generated into var/agent-token.")
     agent_users: str = _setting("", "File of agent users, one 'name:werkzeug-password-hash' a line (see scripts/add_agent.py).")
     golden_file: str = _setting("", "Golden queries a rebuild must keep answering (default: <articles_dir>/golden.jsonl).")

@@ -45,12 +45,12 @@ def test_typing_shows_suggestions_and_solved_records_a_deflection(app, server, d
     with app.app_context():
         from webapp import db
 
-        before = len(db.deflections())
+        before = len(db.all_deflections())
     first.find_element(By.CSS_SELECTOR, "button.solved").click()
     wait_for(driver, "#deflected")
     shot(driver, "ticket-deflected-zh.png")
     with app.app_context():
-        rows = db.deflections()
+        rows = db.all_deflections()
     assert len(rows) == before + 1 and rows[-1]["article_id"] == "deposit-not-credited-zh"
     assert "deposit-not-credited-zh" in rows[-1]["shown"]
 

@@ -60,7 +60,7 @@ def test_deflection_is_recorded(app, client):
     with app.app_context():
         from webapp import db
 
-        rows = db.deflections()
+        rows = db.all_deflections()
     last = rows[-1]
     assert last["article_id"] == "deposit-not-credited-en" and last["shown"] == ["deposit-not-credited-en"]
     assert client.post("/api/deflections", json={"article_id": "sop-freeze-account-en"}).status_code == 400

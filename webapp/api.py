@@ -8,7 +8,7 @@ import yaml
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from .params import MAX_K, category_param, int_param, locale_param, query_param
-from .views import article_view, live
+from .views import article_view, live, log_response
 
 bp = Blueprint("api", __name__)
 
@@ -29,6 +29,7 @@ def search():
     category = category_param(request.args, searcher.snapshot.categories)
     k = int_param(request.args, "k", 10, 1, MAX_K)
     resp = searcher.search(q, locale=locale, category=category, audience="public", k=k)
+    log_response("api", resp)
     return jsonify(
         ok=True, query=resp.query, results=[hit_json(h) for h in resp.results], count=len(resp.results),
         locale=resp.locale, detected_locale=resp.detected_locale, fallback=resp.fallback,

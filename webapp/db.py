@@ -1,145 +1,217 @@
-"""The request store: embedded SQLite (KB_DB_PATH); one connection per request, schema created on start."""
+"""The app's store: requests, deflections, agent feedback, the search log and helpful votes.
+
+SQLAlchemy Core over embedded SQLite by default (KB_DB_PATH) or any URL in KB_DATABASE_URL (PostgreSQL:
+postgresql+psycopg://...). One engine per app, created in the factory; tables are created on start."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+import sqlalchemy as sa
+from flask import Flask, current_app
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    subject TEXT NOT NULL,
-    description TEXT NOT NULL,
-    email TEXT NOT NULL,
-    locale TEXT,
-    chosen_category TEXT,
-    category TEXT,
-    urgency TEXT NOT NULL,
-    urgent_topics TEXT NOT NULL DEFAULT '[]',
-    status TEXT NOT NULL DEFAULT 'open',
-    shown TEXT NOT NULL DEFAULT '[]',
-    opened TEXT NOT NULL DEFAULT '[]',
-    session TEXT,
-    reply TEXT
-);
-CREATE INDEX IF NOT EXISTS requests_queue ON requests (status, urgency, created_at);
-CREATE TABLE IF NOT EXISTS deflections (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    session TEXT,
-    article_id TEXT NOT NULL,
-    query TEXT,
-    locale TEXT,
-    shown TEXT NOT NULL DEFAULT '[]',
-    opened TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS suggestion_feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    request_id INTEGER NOT NULL REFERENCES requests(id),
-    article_id TEXT NOT NULL,
-    verdict TEXT NOT NULL CHECK (verdict IN ('used', 'wrong')),
-    agent TEXT
-);
-"""
+metadata = sa.MetaData()
 
-URGENCY_ORDER = "CASE urgency WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END"
+requests = sa.Table(
+    "requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("chosen_category", sa.String(64)),
+    sa.Column("category", sa.String(64)),
+    sa.Column("urgency", sa.String(16), nullable=False),
+    sa.Column("urgent_topics", sa.Text, nullable=False, default="[]"),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("shown", sa.Text, nullable=False, default="[]"),
+    sa.Column("opened", sa.Text, nullable=False, default="[]"),
+    sa.Column("session", sa.String(64)),
+    sa.Column("reply", sa.Text),
+)
+
+deflections = sa.Table(
+    "deflections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("session", sa.String(64)),
+    sa.Column("article_id", sa.String(128), nullable=False),
+    sa.Column("query", sa.Text),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("shown", sa.Text, nullable=False, default="[]"),
+    sa.Column("opened", sa.Text, nullable=False, default="[]"),
+)
+
+suggestion_feedback = sa.Table(
+    "suggestion_feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("article_id", sa.String(128), nullable=False),
+    sa.Column("verdict", sa.String(8), nullable=False),
+    sa.Column("agent", sa.String(64)),
+    sa.CheckConstraint("verdict IN ('used', 'wrong')", name="verdict_kind"),
+)
+
+# One row per search, suggestion request or ticket-form keystroke batch; never an e-mail address.
+search_log = sa.Table(
+    "search_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("surface", sa.String(16), nullable=False),  # search | api | ticket | agent
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("result_ids", sa.Text, nullable=False, default="[]"),
+    sa.Column("top_score", sa.Float),
+    sa.Column("no_answer", sa.Boolean, nullable=False, default=False),
+    sa.Column("clicked_id", sa.String(128)),
+    sa.Column("outcome", sa.String(16)),  # deflected | filed (ticket form)
+    sa.Column("session", sa.String(64)),
+)
+
+article_votes = sa.Table(
+    "article_votes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("article_id", sa.String(128), nullable=False, index=True),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("locale", sa.String(16)),
+)
+
 STATUSES = ("open", "answered", "closed")
+_JSON_COLUMNS = ("urgent_topics", "shown", "opened", "result_ids")
 
 
-def connect(path: str) -> sqlite3.Connection:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+def database_url(settings) -> str:
+    return settings.database_url or f"sqlite:///{settings.db_path}"
 
 
-def get_db() -> sqlite3.Connection:
-    if "db" not in g:
-        g.db = connect(current_app.config["KB_SETTINGS"].db_path)
-    return g.db
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(conn, _record):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
 
 
 def init_app(app: Flask) -> None:
-    with connect(app.config["KB_SETTINGS"].db_path) as conn:
-        conn.executescript(SCHEMA)
-
-    @app.teardown_appcontext
-    def close_db(exc=None):
-        db = g.pop("db", None)
-        if db is not None:
-            db.close()
+    engine = make_engine(database_url(app.config["KB_SETTINGS"]))
+    metadata.create_all(engine)
+    app.extensions["kb_db"] = engine
 
 
-def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+def engine() -> sa.Engine:
+    return current_app.extensions["kb_db"]
+
+
+def _row(row) -> dict[str, Any] | None:
     if row is None:
         return None
-    d = dict(row)
-    for key in ("urgent_topics", "shown", "opened"):
+    d = dict(row._mapping)
+    for key in _JSON_COLUMNS:
         if key in d:
             d[key] = json.loads(d[key] or "[]")
     return d
 
 
+def _insert(table: sa.Table, **values: Any) -> int:
+    values.setdefault("created_at", time.time())
+    for key in _JSON_COLUMNS:
+        if key in values and not isinstance(values[key], str):
+            values[key] = json.dumps(values[key] or [])
+    with engine().begin() as conn:
+        return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+
+
 def create_request(**fields: Any) -> int:
     now = time.time()
-    for key in ("urgent_topics", "shown", "opened"):
-        fields[key] = json.dumps(fields.get(key) or [])
-    cols = ["created_at", "updated_at", *fields]
-    db = get_db()
-    cur = db.execute(f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                     [now, now, *fields.values()])
-    db.commit()
-    return int(cur.lastrowid)
+    return _insert(requests, created_at=now, updated_at=now, status="open", **fields)
 
 
 def get_request(request_id: int) -> dict[str, Any] | None:
-    return _row(get_db().execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone())
+    with engine().connect() as conn:
+        return _row(conn.execute(sa.select(requests).where(requests.c.id == request_id)).first())
 
 
 def queue(status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Requests, most urgent first, newest first within an urgency."""
-    where, args = ("WHERE status = ?", [status]) if status else ("", [])
-    rows = get_db().execute(f"SELECT * FROM requests {where} ORDER BY {URGENCY_ORDER}, created_at DESC LIMIT ?", [*args, limit])
-    return [_row(r) for r in rows]
+    urgency_rank = sa.case((requests.c.urgency == "urgent", 0), (requests.c.urgency == "high", 1), else_=2)
+    query = sa.select(requests).order_by(urgency_rank, requests.c.created_at.desc(), requests.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(requests.c.status == status)
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
 
 
 def update_request(request_id: int, **fields: Any) -> None:
-    sets = ", ".join(f"{k} = ?" for k in fields)
-    db = get_db()
-    db.execute(f"UPDATE requests SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), time.time(), request_id])
-    db.commit()
+    with engine().begin() as conn:
+        conn.execute(requests.update().where(requests.c.id == request_id).values(updated_at=time.time(), **fields))
 
 
 def record_deflection(session: str | None, article_id: str, query: str, locale: str | None, shown: list, opened: list) -> int:
-    db = get_db()
-    cur = db.execute(
-        "INSERT INTO deflections (created_at, session, article_id, query, locale, shown, opened) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (time.time(), session, article_id, query, locale, json.dumps(shown), json.dumps(opened)),
-    )
-    db.commit()
-    return int(cur.lastrowid)
+    return _insert(deflections, session=session, article_id=article_id, query=query, locale=locale, shown=shown, opened=opened)
 
 
-def deflections() -> list[dict[str, Any]]:
-    return [_row(r) for r in get_db().execute("SELECT * FROM deflections ORDER BY id")]
+def all_deflections() -> list[dict[str, Any]]:
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(sa.select(deflections).order_by(deflections.c.id))]
 
 
 def record_feedback(request_id: int, article_id: str, verdict: str, agent: str | None) -> None:
-    db = get_db()
-    db.execute("INSERT INTO suggestion_feedback (created_at, request_id, article_id, verdict, agent) VALUES (?, ?, ?, ?, ?)",
-               (time.time(), request_id, article_id, verdict, agent))
-    db.commit()
+    _insert(suggestion_feedback, request_id=request_id, article_id=article_id, verdict=verdict, agent=agent)
 
 
 def feedback_for(request_id: int) -> dict[str, str]:
-    rows = get_db().execute("SELECT article_id, verdict FROM suggestion_feedback WHERE request_id = ? ORDER BY id", (request_id,))
-    return {r["article_id"]: r["verdict"] for r in rows}
+    query = sa.select(suggestion_feedback.c.article_id, suggestion_feedback.c.verdict).where(
+        suggestion_feedback.c.request_id == request_id).order_by(suggestion_feedback.c.id)
+    with engine().connect() as conn:
+        return {r.article_id: r.verdict for r in conn.execute(query)}
+
+
+def log_search(surface: str, query: str, locale: str | None, result_ids: list[str], top_score: float | None,
+               no_answer: bool, session: str | None = None) -> int:
+    return _insert(search_log, surface=surface, query=query[:500], locale=locale, result_ids=result_ids,
+                   top_score=top_score, no_answer=no_answer, session=session)
+
+
+def log_click(log_id: int, article_id: str) -> None:
+    with engine().begin() as conn:
+        conn.execute(search_log.update().where(search_log.c.id == log_id, search_log.c.clicked_id.is_(None))
+                     .values(clicked_id=article_id))
+
+
+def log_outcome(session: str, outcome: str, article_id: str | None = None) -> None:
+    """Mark the ticket-form log rows of one form session as deflected or filed."""
+    values: dict[str, Any] = {"outcome": outcome}
+    with engine().begin() as conn:
+        conn.execute(search_log.update().where(search_log.c.session == session, search_log.c.surface == "ticket")
+                     .values(**values))
+        if article_id:
+            last = conn.execute(sa.select(sa.func.max(search_log.c.id)).where(
+                search_log.c.session == session, search_log.c.surface == "ticket")).scalar()
+            if last is not None:
+                conn.execute(search_log.update().where(search_log.c.id == last).values(clicked_id=article_id))
+
+
+def record_vote(article_id: str, helpful: bool, comment: str | None, locale: str | None) -> int:
+    return _insert(article_votes, article_id=article_id, helpful=helpful, comment=comment, locale=locale)
+
+
+def purge_older_than(days: float) -> int:
+    """Delete search-log rows and votes older than `days` (the retention setting); returns rows deleted."""
+    cutoff = time.time() - days * 86400
+    with engine().begin() as conn:
+        n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount
+        n += conn.execute(article_votes.delete().where(article_votes.c.created_at < cutoff)).rowcount
+    return n

@@ -24,6 +24,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "deflected": "Glad it helped! No request was filed.", "request_received": "Request received",
         "request_number": "Your request number is", "next_steps": "We answer by e-mail, usually within 4 hours and always within 24 hours. Account-security cases are answered first.",
         "emergency_contact": "Contact a human now", "read_section": "Read this section", "searching": "Looking for answers…",
+        "was_helpful": "Was this article helpful?", "yes": "Yes", "no": "No", "comment": "Tell us more (optional)",
+        "thanks_feedback": "Thank you for your feedback.",
     },
     "zh-CN": {
         "site": "Coinharbor 帮助中心", "search_placeholder": "搜索问题，例如：充值未到账", "search": "搜索",
@@ -39,6 +41,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "deflected": "很高兴帮到你！工单未提交。", "request_received": "工单已提交", "request_number": "你的工单编号是",
         "next_steps": "我们会通过邮件回复，通常 4 小时内，最晚 24 小时内。账户安全问题优先处理。",
         "emergency_contact": "立即联系人工客服", "read_section": "查看此部分", "searching": "正在查找答案…",
+        "was_helpful": "这篇文章有帮助吗？", "yes": "有", "no": "没有", "comment": "补充说明（可选）", "thanks_feedback": "感谢你的反馈。",
     },
     "ko": {
         "site": "Coinharbor 고객센터", "search_placeholder": "질문을 검색하세요. 예: 입금 미반영", "search": "검색",

@@ -5,8 +5,9 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from .auth import current_agent
 from .i18n import ui_locale
-from .params import category_param, locale_param, query_param
-from .views import article_view, live
+from . import db
+from .params import ParamError, category_param, locale_param, query_param
+from .views import article_view, live, log_response, visible_article
 
 bp = Blueprint("pages", __name__)
 
@@ -46,7 +47,8 @@ def search():
     locale = locale_param(request.args)
     category = category_param(request.args, searcher.snapshot.categories)
     resp = searcher.search(q, locale=locale, category=category, audience="public", k=10)
-    return render_template("search.html", q=q, resp=resp, categories=searcher.snapshot.categories)
+    log_id = log_response("search", resp)
+    return render_template("search.html", q=q, resp=resp, categories=searcher.snapshot.categories, log_id=log_id)
 
 
 @bp.get("/articles/<article_id>")
@@ -54,10 +56,24 @@ def article(article_id: str):
     view = article_view(article_id, internal=current_agent() is not None)
     if view is None:
         abort(404, description="This article does not exist or is no longer published.")
+    if request.args.get("sl", "").isdigit():  # arrived from a logged search: count the click
+        db.log_click(int(request.args["sl"]), article_id)
     snap = live().searcher.snapshot
     toc = []
     for chunk in snap.chunks:
         if chunk.article_id == article_id and chunk.anchor and len(chunk.heading_path) == 1 \
                 and all(chunk.anchor != a for a, _ in toc):
             toc.append((chunk.anchor, chunk.heading))
-    return render_template("article.html", a=view, toc=toc)
+    return render_template("article.html", a=view, toc=toc, voted=request.args.get("voted"))
+
+
+@bp.post("/articles/<article_id>/vote")
+def vote(article_id: str):
+    if visible_article(article_id) is None:
+        abort(404, description="This article does not exist or is no longer published.")
+    helpful = request.form.get("helpful")
+    if helpful not in ("yes", "no"):
+        raise ParamError("helpful", "use yes or no")
+    comment = (request.form.get("comment") or "").strip()[:1000] or None
+    db.record_vote(article_id, helpful == "yes", comment, ui_locale())
+    return redirect(url_for("pages.article", article_id=article_id, voted=helpful) + "#feedback")

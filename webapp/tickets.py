@@ -7,7 +7,7 @@ import secrets
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
-from kb.suggest import Suggestions, suggest
+from kb.suggest import Suggestions, request_query, suggest
 
 from . import db
 from .i18n import ui_locale
@@ -88,6 +88,9 @@ def api_suggest():
     settings = current_app.config["KB_SETTINGS"]
     result = suggest(live().searcher, current_app.extensions["kb_urgent"], subject, description, locale=locale,
                      audience="public", min_confidence=settings.ticket_min_confidence)
+    session_id = _text_field(data, "session", 64, required=False) or None
+    db.log_search("ticket", request_query(subject, description), result.locale, [h.id for h in result.hits],
+                  result.confidence, result.no_answer, session_id)
     return jsonify(suggestions_json(result))
 
 
@@ -101,6 +104,8 @@ def api_deflect():
     session_id = _text_field(data, "session", 64, required=False) or None
     deflection = db.record_deflection(session_id, article_ids[0], query, locale_param(data),
                                       _article_ids(data, "shown"), _article_ids(data, "opened"))
+    if session_id:
+        db.log_outcome(session_id, "deflected", article_ids[0])
     return jsonify(ok=True, id=deflection), 201
 
 
@@ -143,6 +148,8 @@ def submit_request():
         urgent_topics=result.triage.urgent_topics, shown=_article_ids(form, "shown"), opened=_article_ids(form, "opened"),
         session=(form.get("session") or "")[:64] or None,
     )
+    if form.get("session"):
+        db.log_outcome(form["session"][:64], "filed")
     session.setdefault("my_requests", [])
     session["my_requests"] = [*session["my_requests"][-19:], request_id]
     return redirect(url_for("tickets.submitted", request_id=request_id))

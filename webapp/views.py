@@ -39,3 +39,11 @@ def article_view(article_id: str, internal: bool = False) -> dict[str, Any] | No
         "tags": list(article.tags), "updated": article.updated, "url": article_url(article.id),
         "html": snap.html(article.id), "translations": translations, "audience": article.audience,
     }
+
+
+def log_response(surface: str, resp, session: str | None = None) -> int:
+    """Log one search's outcome (never who searched) and return the log row's id."""
+    from . import db
+
+    return db.log_search(surface, resp.query, resp.locale, [h.id for h in resp.results], resp.confidence,
+                         resp.no_answer, session)

@@ -89,7 +89,7 @@
     var mine = ++seq;
     fetch(form.dataset.suggestUrl, {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({subject: subject.value, description: description.value})
+      body: JSON.stringify({subject: subject.value, description: description.value, session: form.elements.session.value})
     }).then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) { if (data && mine === seq) render(data); })
       .catch(function () {});
