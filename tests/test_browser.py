@@ -37,3 +37,28 @@ def test_home_page_in_chromium(browser, server):
     dom = browser.dom(f"{server.url}/?lang=en")
     assert "Browse by topic" in dom and "My deposit has not arrived" in dom
     browser.screenshot(f"{server.url}/?lang=en", "home-en.png")
+
+
+def test_writers_dashboard_charts_in_chromium(app):
+    """Log in as a writer in a real browser and find the dashboard's charts rendered."""
+    from browser import OUTPUT, webdriver_session
+    from conftest import AGENT_TOKEN
+    from selenium.webdriver.common.by import By
+
+    client = app.test_client()
+    for q in ["deposit not arrived", "withdrawal pending", "how to cook rice", "今天比特币会涨吗"]:
+        client.get("/search", query_string={"q": q})
+    driver = webdriver_session()
+    try:
+        with LiveServer(app) as live:
+            driver.get(f"{live.url}/agent/login?next=/writers/")
+            driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
+            driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
+            assert len(charts) == 4 and all(c.size["height"] > 20 and c.size["width"] > 200 for c in charts)
+            assert driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
+            OUTPUT.mkdir(exist_ok=True)
+            driver.set_window_size(1280, 1600)
+            driver.save_screenshot(str(OUTPUT / "writers-dashboard.png"))
+    finally:
+        driver.quit()

@@ -23,7 +23,8 @@ def login():
             session["agent"] = agent
             target = request.args.get("next") or ""
             # Only local paths: never an open redirect.
-            return redirect(target if target.startswith("/agent") else url_for("agent.queue"))
+            local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+            return redirect(target if local else url_for("agent.queue"))
         error = "Wrong name or password/token."
     users = bool(current_app.extensions["kb_agents"]["users"])
     return render_template("agent_login.html", error=error, users=users), 401 if error else 200

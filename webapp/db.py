@@ -106,9 +106,12 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(database_url(app.config["KB_SETTINGS"]))
+    settings = app.config["KB_SETTINGS"]
+    engine = make_engine(database_url(settings))
     metadata.create_all(engine)
     app.extensions["kb_db"] = engine
+    with app.app_context():
+        purge_older_than(settings.log_retention_days)  # retention is applied at every start
 
 
 def engine() -> sa.Engine:
