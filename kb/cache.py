@@ -1,9 +1,12 @@
-"""An embedding cache keyed by model and text hash (SQLite), so re-runs encode only new text."""
+"""Embedding caches: an in-memory LRU of query vectors for serving, and a persistent passage cache
+keyed by model and text hash (SQLite) so that eval re-runs encode only new text."""
 from __future__ import annotations
 
 import hashlib
 import re
 import sqlite3
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -51,3 +54,40 @@ class CachedEmbedder:
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:
         return self._cached("p", texts, lambda t: self.inner.encode_passages(t, batch_size), batch_size, progress)
+
+
+class QueryCache:
+    """Wraps an Embedder with an LRU of query vectors: repeated searches and the ticket form's keystrokes
+    skip the model. Thread-safe; passages pass straight through."""
+
+    def __init__(self, inner, size: int = 2048):
+        self.inner, self.name, self.dim, self.size = inner, inner.name, inner.dim, size
+        self._lru: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        out: list[np.ndarray | None] = []
+        missing = []
+        with self._lock:
+            for i, text in enumerate(texts):
+                vec = self._lru.get(text)
+                if vec is not None:
+                    self._lru.move_to_end(text)
+                    self.hits += 1
+                else:
+                    missing.append(i)
+                out.append(vec)
+        if missing:
+            vecs = self.inner.encode_queries([texts[i] for i in missing])
+            with self._lock:
+                self.misses += len(missing)
+                for i, vec in zip(missing, vecs):
+                    out[i] = vec
+                    self._lru[texts[i]] = vec
+                while len(self._lru) > self.size:
+                    self._lru.popitem(last=False)
+        return np.vstack(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        return self.inner.encode_passages(texts, batch_size)

@@ -47,6 +47,7 @@ class Settings:
     golden_max_drop: float = _setting(0.05, "A rebuild whose golden Recall@5 drops more than this below the live index is not published.")
     reload_interval: float = _setting(2.0, "Seconds between the app's checks for a newly built index.")
     keep_builds: int = _setting(3, "Index builds kept on disk (the live one included) for roll-back.")
+    query_cache_size: int = _setting(2048, "Query vectors kept in memory (LRU) for repeated searches and keystrokes; 0 = off.")
     threads: int = _setting(0, "Threads for encoding and FAISS; 0 = number of cores.")
 
     @classmethod

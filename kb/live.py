@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+from .cache import QueryCache
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexNotBuilt, KBError
@@ -22,7 +23,7 @@ class LiveIndex:
 
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
-        self.embedder = embedder
+        self.embedder = QueryCache(embedder, settings.query_cache_size) if settings.query_cache_size else embedder
         self._lock = threading.Lock()
         self._loading = False
         self._next_check = 0.0

@@ -99,3 +99,15 @@ def test_live_index_switches_to_a_new_build(built, kb_dir, embedder):
     build_index(built, embedder=embedder)
     live.maybe_reload(wait=True)
     assert live.searcher is not old and "unique-new-word" in live.searcher.snapshot.articles["lost-2fa-en"].body
+
+
+def test_query_cache_skips_the_model_for_repeats(embedder):
+    from kb.cache import QueryCache
+
+    cache = QueryCache(embedder, size=2)
+    a = cache.encode_queries(["deposit", "withdraw"])
+    b = cache.encode_queries(["deposit"])
+    assert cache.hits == 1 and cache.misses == 2 and (a[0] == b[0]).all()
+    cache.encode_queries(["x", "y"])  # evicts the two oldest
+    cache.encode_queries(["deposit"])
+    assert cache.misses == 5 and len(cache._lru) == 2
