@@ -1,0 +1,142 @@
+"""Faults and hostile input: fuzzed articles, killed builds, corrupted indexes, XSS, oversized input."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from conftest import AGENT_TOKEN
+from kb.articles import parse_article
+from kb.build import build_index
+from kb.errors import ArticleError
+from kb.live import LiveIndex
+from kb.search import Searcher
+from kb.store import current_build, load_current
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FIELD_VALUES = st.one_of(st.none(), st.text(max_size=20), st.integers(), st.lists(st.text(max_size=5), max_size=3),
+                         st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2))
+
+
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_parser_fuzz_random_bytes(raw):
+    try:
+        parse_article(raw, "fuzz.md")
+    except ArticleError:
+        pass
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["id", "title", "locale", "category", "tags", "audience", "status", "updated", "x"]),
+                       FIELD_VALUES, max_size=9),
+       st.text(max_size=200), st.sampled_from(["utf-8", "utf-16", "gb18030", "latin-1"]))
+def test_parser_fuzz_front_matter_and_encodings(fields, body, encoding):
+    import yaml
+
+    text = "---\n" + yaml.safe_dump(fields, allow_unicode=True) + "---\n" + body
+    try:
+        raw = text.encode(encoding)
+    except UnicodeEncodeError:
+        return
+    try:
+        article = parse_article(raw, "fuzz.md")
+    except ArticleError as exc:
+        assert exc.path == "fuzz.md"
+    else:
+        assert article.id and article.title and article.body.strip()
+
+
+def test_kill_9_during_build_never_breaks_the_live_index(built, kb_dir, embedder):
+    """kill -9 the build CLI at random points: the live index always loads and answers."""
+    env = {**os.environ, "KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir}
+    rnd = random.Random(7)
+    for i in range(5):
+        path = kb_dir / "lost-2fa-en.md"
+        path.write_text(path.read_text(encoding="utf-8") + f"\nEdit {i}.\n", encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "build_index.py"), "-q", "--full"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rnd.uniform(0.3, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        snap = load_current(built.index_dir, embedder.name, embedder.dim)
+        assert Searcher(snap, embedder, built).search("withdrawal pending").results[0].id == "withdrawal-pending-review-en"
+    report = build_index(built, embedder=embedder)  # and the next build still works, cleaning up leftovers
+    assert report.published or report.articles == 6
+
+
+def test_corrupt_live_index_falls_back_to_the_last_good_build(built, kb_dir, embedder, caplog):
+    good = current_build(built.index_dir)
+    path = kb_dir / "lost-2fa-en.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    build_index(built, embedder=embedder)
+    bad = current_build(built.index_dir)
+    data = (bad / "vectors.faiss").read_bytes()
+    (bad / "vectors.faiss").write_bytes(data[:100])
+    live = LiveIndex(built, embedder)
+    assert live.searcher.snapshot.path == good
+    assert "vectors.faiss" in live.last_error
+
+
+def test_a_bad_new_build_is_not_switched_to(built, kb_dir, embedder):
+    live = LiveIndex(built.replace(reload_interval=0.0), embedder)
+    serving = live.searcher.snapshot.path
+    path = kb_dir / "lost-2fa-en.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
+    build_index(built, embedder=embedder)
+    (current_build(built.index_dir) / "chunks.jsonl").write_text("{not json", encoding="utf-8")
+    live.maybe_reload(wait=True)
+    assert live.searcher.snapshot.path == serving and "chunks" in live.last_error
+    assert live.searcher.search("withdrawal pending").results
+
+
+def test_no_index_at_all_refuses_to_start(tmp_path, embedder):
+    from kb.errors import IndexNotBuilt
+
+    with pytest.raises(IndexNotBuilt):
+        LiveIndex(__import__("kb.config", fromlist=["Settings"]).Settings.from_mapping({"index_dir": str(tmp_path)}), embedder)
+
+
+XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+
+
+def test_xss_in_queries_is_inert_everywhere(client):
+    page = client.get("/search", query_string={"q": XSS + " deposit"}).get_data(as_text=True)
+    assert "<script>alert" not in page and "<img src=x" not in page and "&lt;script&gt;" in page
+    body = client.get("/api/search", query_string={"q": XSS + " deposit"}).get_json()
+    assert all("<script" not in h["snippet"] and "<img" not in h["snippet"] for h in body["results"])
+    assert client.post("/api/suggest", json={"subject": XSS}).status_code == 200
+
+
+def test_xss_in_a_ticket_is_inert_in_the_agent_view(app):
+    client = app.test_client()
+    r = client.post("/support/new", data={"subject": XSS, "description": XSS, "email": "x@example.com"})
+    rid = r.headers["Location"].rsplit("/", 1)[1]
+    client.post("/agent/login", data={"secret": AGENT_TOKEN})
+    for html in (client.get(f"/agent/requests/{rid}").get_data(as_text=True), client.get("/agent/?status=all").get_data(as_text=True)):
+        assert "<script>alert" not in html and "<img src=x" not in html and "&lt;script&gt;" in html
+
+
+def test_oversized_input_is_refused(client):
+    assert client.post("/api/suggest", data=b"{" + b" " * 200_000 + b"}", content_type="application/json").status_code == 413
+    assert client.post("/support/new", data={"subject": "x", "description": "y" * 100_000, "email": "a@b.cc"}).status_code == 413
+    assert client.get("/api/search", query_string={"q": "q" * 501}).status_code == 400
+
+
+def test_no_public_surface_leaks_an_internal_article(app, client):
+    snap = app.extensions["kb"].searcher.snapshot
+    internal = [a for a in snap.articles.values() if a.audience == "internal"]
+    assert internal
+    for a in internal:
+        for q in (a.title, a.body[:200]):
+            assert a.id not in client.get("/api/search", query_string={"q": q[:500]}).get_data(as_text=True)
+            assert a.id not in client.get("/search", query_string={"q": q[:500]}).get_data(as_text=True)
+            assert a.id not in client.post("/api/suggest", json={"subject": q[:200]}).get_data(as_text=True)
+        assert client.get(f"/articles/{a.id}").status_code == 404
+        assert client.get(f"/api/articles/{a.id}").status_code == 404
