@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,29 @@ def load_corpus(path: str | Path) -> LoadResult:
     return LoadResult(articles, [], [], categories)
 
 
-def corpus_key(corpus: str | Path) -> str:
+def sample_corpus(loaded: LoadResult, queries: list[Query], size: int, seed: int = 13) -> LoadResult:
+    """The gold documents of `queries` plus random other documents, `size` in all (0: the whole corpus).
+
+    Evaluating a slow model on a large set is then possible in minutes; every mode and model given the same
+    size and queries sees the same documents, so the comparison between them stays fair."""
+    if not size or size >= len(loaded.articles):
+        return loaded
+    gold = {g for q in queries for g in q.gold}
+    keep = [a for a in loaded.articles if a.id in gold]
+    rest = [a for a in loaded.articles if a.id not in gold]
+    random.Random(seed).shuffle(rest)
+    keep += rest[: max(0, size - len(keep))]
+    return LoadResult(sorted(keep, key=lambda a: a.id), loaded.errors, loaded.warnings, loaded.categories)
+
+
+def corpus_key(corpus: str | Path, sample: int = 0) -> str:
     p = Path(corpus).resolve()
-    return f"{p.parent.name}-{p.stem}" if p.is_file() else p.name
+    key = f"{p.parent.name}-{p.stem}" if p.is_file() else p.name
+    return f"{key}-sample{sample}" if sample else key
+
+
+def _index_dir(settings: Settings, cache_dir: Path, corpus: str | Path, sample: int) -> str:
+    return str(cache_dir / "index" / corpus_key(corpus, sample) / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}")
 
 
 def evaluate(
@@ -58,13 +79,13 @@ def evaluate(
     cache_dir: str | Path = "var/eval-cache",
     progress: Callable[[int, int], None] | None = None,
     per_query: bool = False,
+    sample: int = 0,
 ) -> dict:
-    """Metrics per mode, side by side, on one index built from `corpus` with `settings`."""
+    """Metrics per mode, side by side, on one index built from `corpus` (or a `sample` of it) with `settings`."""
     cache_dir = Path(cache_dir)
     embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
-    index_dir = cache_dir / "index" / corpus_key(corpus) / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}"
-    settings = settings.replace(index_dir=str(index_dir))
-    loaded = load_corpus(corpus)
+    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample))
+    loaded = sample_corpus(load_corpus(corpus), queries, sample)
     t0 = time.perf_counter()
     build = build_index(settings, embedder=embedder, loaded=loaded, progress=progress)
     snap = load_current(settings.index_dir, embedder.name, embedder.dim)
@@ -72,7 +93,7 @@ def evaluate(
     known = set(snap.articles)
     out: dict = {
         "default": settings.retriever, "model": embedder.name, "corpus": str(corpus), "documents": len(snap.articles),
-        "chunks": len(snap.chunks), "queries": len(queries), "no_answer_queries": sum(not q.gold for q in queries),
+        "sample": sample or None, "chunks": len(snap.chunks), "queries": len(queries), "no_answer_queries": sum(not q.gold for q in queries),
         "build_seconds": round(time.perf_counter() - t0, 1), "reembedded": build.reembedded, "modes": {},
     }
     unknown_gold = sorted({g for q in queries for g in q.gold if g not in known})
@@ -110,13 +131,15 @@ def evaluate(
     return out
 
 
-def open_searcher(settings: Settings, corpus: str | Path, cache_dir: str | Path = "var/eval-cache") -> Searcher:
-    """Build (or reuse) the cached index of a corpus and return a Searcher over it."""
+def open_searcher(
+    settings: Settings, corpus: str | Path, cache_dir: str | Path = "var/eval-cache",
+    queries: list[Query] | None = None, sample: int = 0,
+) -> Searcher:
+    """Build (or reuse) the cached index of a corpus (or a sample of it, see `sample_corpus`) and return a Searcher."""
     cache_dir = Path(cache_dir)
     embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
-    index_dir = cache_dir / "index" / corpus_key(corpus) / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}"
-    settings = settings.replace(index_dir=str(index_dir))
-    build_index(settings, embedder=embedder, loaded=load_corpus(corpus))
+    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample))
+    build_index(settings, embedder=embedder, loaded=sample_corpus(load_corpus(corpus), queries or [], sample))
     return Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
 
 

@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     p.add_argument("sets", nargs="+", metavar="CORPUS:QUERIES[:WEIGHT]")
     p.add_argument("--model", default=None)
     p.add_argument("--limit", type=int, default=400, help="queries per set")
+    p.add_argument("--corpus-sample", type=int, default=0, metavar="N",
+                   help="use N documents of each corpus: the queries' gold documents plus random others")
     p.add_argument("--cache", default="var/eval-cache")
     p.add_argument("--write", action="store_true", help=f"save the fitted weights into {CALIBRATION_FILE}")
     args = p.parse_args(argv)
@@ -54,9 +56,10 @@ def main(argv=None) -> int:
     for spec in args.sets:
         parts = spec.split(":")
         corpus, queries, weight = parts[0], parts[1], float(parts[2]) if len(parts) > 2 else 1.0
-        searcher = open_searcher(settings, corpus, args.cache)
+        qs = load_queries(queries)[: args.limit]
+        searcher = open_searcher(settings, corpus, args.cache, qs, args.corpus_sample)
         name = searcher.embedder.name
-        replays = collect(searcher, load_queries(queries)[: args.limit])
+        replays = collect(searcher, qs)
         for mode in MODES:
             X, y, na = rows_for(searcher, replays, mode, params)
             data[mode][0].extend(X)

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated ranking modes (default {','.join(MODES)})")
     p.add_argument("--model", default=None, help="embedding model (default: KB_MODEL or the built-in default)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N queries")
+    p.add_argument("--corpus-sample", type=int, default=0, metavar="N",
+                   help="evaluate on N documents: the queries' gold documents plus random others (default: all)")
     p.add_argument("--cache", default="var/eval-cache", help="where indexes and embeddings are cached")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     p.add_argument("--per-query", action="store_true", help="include each query's ranking in the JSON")
@@ -47,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
             bar = tqdm(total=total, unit="chunk", desc="embedding corpus", file=sys.stderr)
         bar.update(done - bar.n)
 
-    result = evaluate(settings, args.corpus, queries, modes, args.cache, progress, per_query=args.per_query)
+    result = evaluate(settings, args.corpus, queries, modes, args.cache, progress, per_query=args.per_query,
+                      sample=args.corpus_sample)
     if bar is not None:
         bar.close()
-    print(f"corpus {result['corpus']}: {result['documents']} documents, {result['chunks']} chunks; "
+    sampled = f" (sample of {args.corpus_sample})" if args.corpus_sample else ""
+    print(f"corpus {result['corpus']}{sampled}: {result['documents']} documents, {result['chunks']} chunks; "
           f"{result['queries']} queries ({result['no_answer_queries']} without answer); model {result['model']}")
     cols = list(METRICS) + ["qps", "no_answer_recall", "false_no_answer"]
     print(f"{'mode':<8}" + "".join(f"{c:>17}" for c in cols))

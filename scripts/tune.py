@@ -21,6 +21,8 @@ def main(argv=None) -> int:
     p.add_argument("sets", nargs="+", metavar="CORPUS:QUERIES")
     p.add_argument("--model", default=None)
     p.add_argument("--limit", type=int, default=500)
+    p.add_argument("--corpus-sample", type=int, default=0, metavar="N",
+                   help="use N documents of each corpus: the queries' gold documents plus random others")
     p.add_argument("--cache", default="var/eval-cache")
     p.add_argument("--json", help="write all results to this file")
     args = p.parse_args(argv)
@@ -30,8 +32,9 @@ def main(argv=None) -> int:
     results: dict = {}
     for spec in args.sets:
         corpus, queries = spec.split(":", 1)
-        searcher = open_searcher(settings, corpus, args.cache)
-        replays = collect(searcher, load_queries(queries)[: args.limit])
+        qs = load_queries(queries)[: args.limit]
+        searcher = open_searcher(settings, corpus, args.cache, qs, args.corpus_sample)
+        replays = collect(searcher, qs)
         name = Path(corpus).parent.name if Path(corpus).is_file() else Path(corpus).name
         row = {"bm25": replay_metrics(searcher, replays, "bm25", grid[0])["ndcg@10"],
                "dense": replay_metrics(searcher, replays, "dense", grid[0])["ndcg@10"]}
