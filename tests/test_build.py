@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from conftest import CountingEmbedder
@@ -113,3 +114,28 @@ def test_old_builds_are_pruned(built, kb_dir, embedder):
     builds = [p for p in (current_build(built.index_dir).parent).iterdir()]
     assert len(builds) == built.keep_builds and current_build(built.index_dir) in builds
     json.loads((current_build(built.index_dir) / "manifest.json").read_text())
+
+
+def test_index_type_follows_size_and_hnsw_finds_what_flat_finds(built, embedder):
+    from kb.index import choose_index_type
+
+    assert choose_index_type("auto", 49_999, 50_000) == "flat" and choose_index_type("auto", 50_000, 50_000) == "hnsw"
+    with pytest.raises(ValueError, match="index_type"):
+        choose_index_type("ivf", 10, 50_000)
+    flat = load_current(built.index_dir)
+    assert flat.manifest["index_type"] == "flat" and flat.vectors.kind == "flat"
+    # a smaller threshold makes the same knowledge base an HNSW index, without any article changing
+    small = built.replace(hnsw_min_chunks=5)
+    report = build_index(small, embedder=embedder)
+    assert report.published
+    hnsw = load_current(small.index_dir)
+    assert hnsw.manifest["index_type"] == "hnsw" and hnsw.vectors.kind == "hnsw"
+    queries = embedder.encode_queries(["deposit not credited", "提现审核中", "lost 2FA"])
+    allowed = np.array([not c.article_id.startswith("sop-") for c in flat.chunks])
+    for mask in (None, allowed):
+        _, flat_ids = flat.vectors.search(queries, 5, mask)
+        _, hnsw_ids = hnsw.vectors.search(queries, 5, mask)
+        for a, b in zip(flat_ids, hnsw_ids):
+            assert list(a) == list(b)  # a tiny graph is searched exhaustively
+    _, ids = hnsw.vectors.search(queries, 50, allowed)
+    assert all(allowed[i] for row in ids for i in row)
