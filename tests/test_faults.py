@@ -1,10 +1,14 @@
-"""Faults and hostile input: fuzzed articles, killed builds, corrupted indexes, XSS, oversized input."""
+"""Faults and hostile input: fuzzed articles, killed builds, corrupted indexes, rebuilds under load, XSS, oversized input."""
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -140,3 +144,72 @@ def test_no_public_surface_leaks_an_internal_article(app, client):
             assert a.id not in client.post("/api/suggest", json={"subject": q[:200]}).get_data(as_text=True)
         assert client.get(f"/articles/{a.id}").status_code == 404
         assert client.get(f"/api/articles/{a.id}").status_code == 404
+
+
+def run_load(base: str, stop: threading.Event, clients: int = 4) -> dict:
+    """Clients searching over HTTP until `stop`; returns the counts (run in a thread)."""
+    counts = {"ok": 0, "failed": 0, "errors": []}
+    lock = threading.Lock()
+    queries = ["withdrawal pending", "充值未到账", "lost google authenticator", "TRC20 deposit", "zebra"]
+
+    def client(n):
+        i = n
+        while not stop.is_set():
+            i += 1
+            url = f"{base}/api/search?" + urllib.parse.urlencode({"q": queries[i % len(queries)]})
+            try:
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    ok = r.status == 200 and json.loads(r.read())["ok"]
+                    err = None
+            except Exception as exc:  # any failed request is what this test is about
+                ok, err = False, repr(exc)
+            with lock:
+                counts["ok" if ok else "failed"] += 1
+                if err:
+                    counts["errors"].append(err)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts
+
+
+def test_rebuild_while_serving_at_load_fails_no_request_and_switches(built, kb_dir, embedder, tmp_path):
+    """A writer rebuilds while users search: no request fails and answers move to the new index, no restart."""
+    from waitress.server import create_server
+
+    from webapp import create_app
+
+    app = create_app({"KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir, "KB_EMBEDDER": embedder,
+                      "KB_RELOAD_INTERVAL": 0.2, "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
+                      "SECRET_KEY": "test"})
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    base = f"http://127.0.0.1:{server.effective_port}"
+    threading.Thread(target=server.run, daemon=True).start()
+    stop = threading.Event()
+    result: dict = {}
+    load = threading.Thread(target=lambda: result.update(run_load(base, stop)))
+    load.start()
+    try:
+        time.sleep(1.0)
+        path = kb_dir / "lost-2fa-en.md"
+        path.write_text(path.read_text(encoding="utf-8") + "\n## Zebra crossing\n\nThe zebra section explains striped QR codes.\n",
+                        encoding="utf-8")
+        before = app.extensions["kb"].searcher.snapshot.path
+        assert build_index(built, embedder=embedder).published
+        deadline = time.monotonic() + 15
+        switched = False
+        while time.monotonic() < deadline and not switched:
+            with urllib.request.urlopen(f"{base}/api/search?q=zebra+striped+QR", timeout=10) as r:
+                top = json.loads(r.read())["results"][0]
+            switched = top["id"] == "lost-2fa-en" and any("Zebra" in s["heading"] for s in top["sections"])
+            time.sleep(0.2)
+        time.sleep(1.0)  # keep the load on after the switch
+    finally:
+        stop.set()
+        load.join()
+        server.close()
+    assert switched and app.extensions["kb"].searcher.snapshot.path != before
+    assert result["ok"] > 50 and result["failed"] == 0, result["errors"][:3]
