@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
-"""Benchmark kb over HTTP: full build time, index size, cold start, /api/search and /api/suggest latency.
+"""Benchmark kb over HTTP: build and incremental-rebuild time, cold start, /api/search and /api/suggest latency, memory.
 
-Builds a fresh index of the articles folder in a temporary folder, starts scripts/serve.py on a free
-loopback port in a separate process, then drives /api/search with N concurrent clients for a fixed time."""
+Works on a copy of the shipped knowledge base, or on a synthetic one of N articles (--synthetic N, made by
+scripts/make_synthetic_kb.py), kept under --work with its index so that later runs reuse both. Then starts
+scripts/serve.py on a free loopback port in a separate process and drives it with N concurrent clients for a
+fixed time, reporting latency percentiles, requests/s, errors and the server's memory."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import random
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -22,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 DEFAULT_QUERIES = [
     "充值未到账", "USDT充值没到账", "提币一直审核中", "谷歌验证器丢了", "账户被盗了怎么办", "忘记填写memo",
@@ -99,65 +102,158 @@ def drive(base: str, queries: list[str], clients: int, seconds: float, make=sear
     }
 
 
+def process_memory(pid: int) -> dict:
+    """Peak resident memory (VmHWM) and proportional set size (PSS: shared pages split between processes), in MB."""
+    out = {"peak_rss_mb": None, "pss_mb": None}
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        out["peak_rss_mb"] = round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        out["pss_mb"] = round(int(rollup.split("\nPss:")[1].split()[0]) / 1024, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    return out
+
+
+def server_memory(pid: int) -> dict:
+    """Memory of the server and its worker processes (gunicorn forks workers)."""
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    per = {p: process_memory(p) for p in pids}
+    return {
+        "processes": len(pids),
+        "peak_rss_mb_max": max((m["peak_rss_mb"] or 0) for m in per.values()),
+        "pss_mb_total": round(sum((m["pss_mb"] or 0) for m in per.values()), 1),
+    }
+
+
+def prepare_articles(args, work: Path) -> tuple[Path, str]:
+    """A bench-owned copy of the knowledge base (edited for the incremental rebuild, never the real one)."""
+    if args.synthetic:
+        key = f"synthetic-{args.synthetic}"
+        target = work / key / "articles"
+        if not target.exists():
+            from make_synthetic_kb import generate
+
+            tmp = target.with_name("articles.partial")
+            shutil.rmtree(tmp, ignore_errors=True)
+            generate(Path(args.articles), tmp, args.synthetic)
+            tmp.rename(target)
+        return target, key
+    source = Path(args.articles).resolve()
+    key = source.name if source != (ROOT / "articles").resolve() else "shipped"
+    target = work / key / "articles"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    return target, key
+
+
+def timed_build(settings, **kw) -> tuple[float, object]:
+    from kb.build import build_index
+
+    t0 = time.perf_counter()
+    report = build_index(settings, **kw)
+    return time.perf_counter() - t0, report
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--articles", default=str(ROOT / "articles"), help="articles folder to index")
+    p.add_argument("--articles", default=str(ROOT / "articles"), help="articles folder to index (default: the shipped one)")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="instead, a synthetic knowledge base of N articles made from --articles' vocabulary")
     p.add_argument("--model", default=None, help="embedding model (default: KB_MODEL or the built-in default)")
     p.add_argument("--queries", default=None, help="JSONL with a 'query' field per line (default: a built-in mix)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent clients, one run each")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of each run")
+    p.add_argument("--workers", type=int, default=1, help="server processes (scripts/serve.py --workers)")
+    p.add_argument("--work", default=str(ROOT / "var" / "bench"), help="where knowledge bases and indexes are kept and reused")
+    p.add_argument("--fresh", action="store_true", help="rebuild the index from scratch even if one is kept")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
 
-    from kb.build import build_index
     from kb.config import Settings
+    from kb.store import read_manifest, current_build
 
-    figures: dict = {}
-    with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        settings = Settings.from_env(articles_dir=args.articles, index_dir=str(Path(tmp) / "index"), model=args.model)
-        report = build_index(settings, full=True)
-        build = Path(report.build_dir)
-        figures["build"] = {
-            "articles": report.articles, "chunks": report.chunks, "seconds": round(report.seconds, 2),
-            "chunks_per_s": round(report.chunks / report.seconds, 1), "index_bytes": dir_size(build),
-        }
-        port = free_port()
-        env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
-               "KB_MODEL": settings.model, "KB_DB_PATH": str(Path(tmp) / "kb.sqlite3")}
-        t0 = time.perf_counter()
-        server = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/api/search?q=deposit", timeout=2) as r:
-                        r.read()
-                    break
-                except Exception:
-                    if server.poll() is not None or time.perf_counter() - t0 > 120:
-                        raise SystemExit("server did not start")
-                    time.sleep(0.05)
-            figures["cold_start_s"] = round(time.perf_counter() - t0, 2)
-            queries = load_queries(args.queries)
-            drive(base, queries, 2, 2.0)  # warm-up
-            figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
-            figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    work = Path(args.work)
+    articles, key = prepare_articles(args, work)
+    model = args.model or Settings.from_env().model
+    settings = Settings.from_env(articles_dir=str(articles), model=model,
+                                 index_dir=str(work / key / f"index-{model.replace('/', '_').replace(':', '_')}"))
+    figures: dict = {"knowledge_base": key, "model": model, "workers": args.workers}
+
+    seconds, report = timed_build(settings, full=args.fresh)
+    manifest = read_manifest(current_build(settings.index_dir))
+    if report.reembedded:
+        figures["build"] = {"articles": report.articles, "chunks": report.chunks, "seconds": round(seconds, 2),
+                            "chunks_per_s": round(report.chunks_embedded / seconds, 1), "reused": False}
+    else:  # kept from an earlier run: its figures are in the manifest
+        built_s = manifest["build_seconds"]
+        figures["build"] = {"articles": report.articles, "chunks": manifest["counts"]["chunks"], "seconds": built_s,
+                            "chunks_per_s": round(manifest["counts"]["chunks"] / built_s, 1), "reused": True}
+    figures["build"]["index_type"] = manifest.get("index_type", "flat")
+    figures["build"]["index_bytes"] = dir_size(current_build(settings.index_dir))
+
+    # incremental rebuild after one edited article (then put it back)
+    edited = sorted(articles.rglob("*.md"))[0]
+    original = edited.read_text(encoding="utf-8")
+    edited.write_text(original + "\n\nOne more sentence, added by the benchmark.\n", encoding="utf-8")
+    try:
+        inc_seconds, inc = timed_build(settings, force=True)
+    finally:
+        edited.write_text(original, encoding="utf-8")
+    timed_build(settings, force=True)
+    figures["incremental_rebuild"] = {"seconds": round(inc_seconds, 2), "reembedded_articles": inc.reembedded,
+                                      "chunks_embedded": inc.chunks_embedded}
+
+    port = free_port()
+    env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
+           "KB_MODEL": settings.model, "KB_DB_PATH": str(work / key / "kb.sqlite3")}
+    t0 = time.perf_counter()
+    server = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py"), "--port", str(port),
+                               "--workers", str(args.workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/search?q=deposit", timeout=2) as r:
+                    r.read()
+                break
+            except Exception:
+                if server.poll() is not None or time.perf_counter() - t0 > 300:
+                    raise SystemExit("server did not start")
+                time.sleep(0.05)
+        figures["cold_start_s"] = round(time.perf_counter() - t0, 2)
+        queries = load_queries(args.queries)
+        drive(base, queries, 2 * args.workers, 2.0)  # warm-up (every worker)
+        figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
+        figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
+        figures["server_memory"] = server_memory(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
     if args.json:
         print(json.dumps(figures, indent=1))
     else:
         b = figures["build"]
-        print(f"build: {b['articles']} articles, {b['chunks']} chunks in {b['seconds']} s ({b['chunks_per_s']} chunks/s), "
-              f"index {b['index_bytes'] / 1e6:.2f} MB")
+        how = "kept from an earlier run" if b["reused"] else "built now"
+        print(f"knowledge base {key}, model {model}, {args.workers} server process(es)")
+        print(f"full build ({how}): {b['articles']} articles, {b['chunks']} chunks in {b['seconds']} s "
+              f"({b['chunks_per_s']} chunks/s), {b['index_type']} index {b['index_bytes'] / 1e6:.2f} MB")
+        inc = figures["incremental_rebuild"]
+        print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
         print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
         for endpoint in ("search", "suggest"):
             for s in figures[endpoint]:
                 print(f"/api/{endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
                       f"p99 {s['p99_ms']} ms, {s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
+        m = figures["server_memory"]
+        print(f"server memory: peak RSS {m['peak_rss_mb_max']} MB (largest process), PSS {m['pss_mb_total']} MB "
+              f"(all {m['processes']} processes, shared pages counted once)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The writers' command line: scripts/build_index.py."""
+"""The command-line scripts: build_index.py for writers, bench.py for figures."""
 import os
 import subprocess
 import sys
@@ -70,3 +70,24 @@ def test_broken_links_are_reported(settings, kb_dir):
     assert "lost-2fa-en.md: links: /articles/no-such-article: no article 'no-such-article'" in proc.stderr
     assert "has no section #no-such-section" in proc.stderr and "how-long-it-takes" not in proc.stderr
     assert run_build(settings, "-q", "--strict").returncode == 1
+
+
+def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
+    """scripts/bench.py end to end on the fixture and on a small synthetic knowledge base (figures, not goals)."""
+    import json
+
+    cmd = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--work", str(tmp_path), "--seconds", "1", "--clients", "2", "--json"]
+    first = subprocess.run(cmd + ["--articles", str(ROOT / "tests" / "data" / "kb")], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    figures = json.loads(first.stdout)
+    assert figures["build"]["articles"] == 6 and not figures["build"]["reused"] and figures["build"]["index_type"] == "flat"
+    assert figures["incremental_rebuild"]["reembedded_articles"] == 1
+    assert figures["cold_start_s"] > 0 and figures["server_memory"]["pss_mb_total"] > 0
+    for endpoint in ("search", "suggest"):
+        run = figures[endpoint][0]
+        assert run["clients"] == 2 and run["requests"] > 0 and run["errors"] == 0 and run["p50_ms"] <= run["p99_ms"]
+    synthetic = subprocess.run(cmd + ["--synthetic", "40"], capture_output=True, text=True, timeout=300)
+    assert synthetic.returncode == 0, synthetic.stderr
+    assert json.loads(synthetic.stdout)["build"]["articles"] == 40
+    again = json.loads(subprocess.run(cmd + ["--synthetic", "40"], capture_output=True, text=True, timeout=300).stdout)
+    assert again["build"]["reused"] and again["build"]["articles"] == 40
