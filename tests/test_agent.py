@@ -64,6 +64,12 @@ def test_agent_search_includes_internal_articles(app):
     assert body["results"][0]["section"] == "Freeze in Harbor Admin"
     assert "Actions > Freeze account" in body["results"][0]["passage"]
     assert client.get("/api/agent/search").status_code == 400
+    with app.app_context():  # logged for writers, as an agent search (not counted as a user's search)
+        from webapp import db
+
+        with db.engine().connect() as conn:
+            row = conn.execute(db.search_log.select().order_by(db.search_log.c.id.desc()).limit(1)).mappings().one()
+    assert row["surface"] == "agent" and row["query"] == "how to freeze in Harbor Admin"
 
 
 def test_login_redirect_stays_local(app):

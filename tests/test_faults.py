@@ -176,8 +176,8 @@ def run_load(base: str, stop: threading.Event, clients: int = 4) -> dict:
     return counts
 
 
-def test_rebuild_while_serving_at_load_fails_no_request_and_switches(built, kb_dir, embedder, tmp_path):
-    """A writer rebuilds while users search: no request fails and answers move to the new index, no restart."""
+def rebuild_under_load(built, kb_dir, embedder, tmp_path, clients: int, rebuilds: int, hold: float) -> dict:
+    """Serve over HTTP with `clients` searching; rebuild `rebuilds` times, each time waiting for the switch."""
     from waitress.server import create_server
 
     from webapp import create_app
@@ -185,31 +185,49 @@ def test_rebuild_while_serving_at_load_fails_no_request_and_switches(built, kb_d
     app = create_app({"KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir, "KB_EMBEDDER": embedder,
                       "KB_RELOAD_INTERVAL": 0.2, "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
                       "SECRET_KEY": "test"})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    server = create_server(app, host="127.0.0.1", port=0, threads=8)
     base = f"http://127.0.0.1:{server.effective_port}"
     threading.Thread(target=server.run, daemon=True).start()
     stop = threading.Event()
-    result: dict = {}
-    load = threading.Thread(target=lambda: result.update(run_load(base, stop)))
+    result: dict = {"switched": 0, "builds": set()}
+    load = threading.Thread(target=lambda: result.update(run_load(base, stop, clients)))
     load.start()
     try:
-        time.sleep(1.0)
-        path = kb_dir / "lost-2fa-en.md"
-        path.write_text(path.read_text(encoding="utf-8") + "\n## Zebra crossing\n\nThe zebra section explains striped QR codes.\n",
-                        encoding="utf-8")
-        before = app.extensions["kb"].searcher.snapshot.path
-        assert build_index(built, embedder=embedder).published
-        deadline = time.monotonic() + 15
-        switched = False
-        while time.monotonic() < deadline and not switched:
-            with urllib.request.urlopen(f"{base}/api/search?q=zebra+striped+QR", timeout=10) as r:
-                top = json.loads(r.read())["results"][0]
-            switched = top["id"] == "lost-2fa-en" and any("Zebra" in s["heading"] for s in top["sections"])
-            time.sleep(0.2)
-        time.sleep(1.0)  # keep the load on after the switch
+        time.sleep(hold)
+        for n in range(rebuilds):
+            path = kb_dir / "lost-2fa-en.md"
+            word = f"zebra{n}"
+            path.write_text(path.read_text(encoding="utf-8") + f"\n## Zebra crossing {n}\n\nThe {word} section explains striped QR codes.\n",
+                            encoding="utf-8")
+            result["builds"].add(app.extensions["kb"].searcher.snapshot.path)
+            assert build_index(built, embedder=embedder).published
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                with urllib.request.urlopen(f"{base}/api/search?q={word}+striped+QR", timeout=10) as r:
+                    top = json.loads(r.read())["results"][0]
+                if top["id"] == "lost-2fa-en" and any(f"Zebra crossing {n}" == s["heading"] for s in top["sections"]):
+                    result["switched"] += 1
+                    break
+                time.sleep(0.2)
+            time.sleep(hold)  # keep the load on after the switch
+        result["builds"].add(app.extensions["kb"].searcher.snapshot.path)
     finally:
         stop.set()
         load.join()
         server.close()
-    assert switched and app.extensions["kb"].searcher.snapshot.path != before
+    return result
+
+
+def test_rebuild_while_serving_at_load_fails_no_request_and_switches(built, kb_dir, embedder, tmp_path):
+    """A writer rebuilds while users search: no request fails and answers move to the new index, no restart."""
+    result = rebuild_under_load(built, kb_dir, embedder, tmp_path, clients=4, rebuilds=1, hold=1.0)
+    assert result["switched"] == 1 and len(result["builds"]) == 2
     assert result["ok"] > 50 and result["failed"] == 0, result["errors"][:3]
+
+
+@pytest.mark.slow
+def test_soak_many_rebuilds_under_heavy_load(built, kb_dir, embedder, tmp_path):
+    """The long run (--run-slow): 16 clients for about a minute while the index is rebuilt five times."""
+    result = rebuild_under_load(built, kb_dir, embedder, tmp_path, clients=16, rebuilds=5, hold=8.0)
+    assert result["switched"] == 5 and len(result["builds"]) == 6
+    assert result["ok"] > 1000 and result["failed"] == 0, result["errors"][:3]

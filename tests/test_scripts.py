@@ -91,3 +91,22 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     assert json.loads(synthetic.stdout)["build"]["articles"] == 40
     again = json.loads(subprocess.run(cmd + ["--synthetic", "40"], capture_output=True, text=True, timeout=300).stdout)
     assert again["build"]["reused"] and again["build"]["articles"] == 40
+
+
+def test_add_agent_writes_a_hash_that_logs_in(tmp_path):
+    from webapp.auth import load_users
+    from werkzeug.security import check_password_hash
+
+    users = tmp_path / "agents"
+    run = lambda name, pw: subprocess.run([sys.executable, str(ROOT / "scripts" / "add_agent.py"), name, "--file", str(users), "--stdin"],
+                                          input=pw + "\n", capture_output=True, text=True, timeout=60)
+    assert run("alice", "correct horse battery").returncode == 0
+    assert run("bob", "another long secret").returncode == 0
+    assert run("alice", "a new long password").returncode == 0  # replaces, not duplicates
+    short = run("carol", "short")
+    assert short.returncode == 1 and "10 characters" in short.stderr
+    bad = run("x:y", "long enough password")
+    assert bad.returncode == 2 and "name" in bad.stderr
+    loaded = load_users(str(users))
+    assert sorted(loaded) == ["alice", "bob"] and "correct horse" not in users.read_text()
+    assert check_password_hash(loaded["alice"], "a new long password") and oct(users.stat().st_mode & 0o777) == "0o600"

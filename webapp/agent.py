@@ -8,7 +8,7 @@ from kb.suggest import suggest
 from . import db
 from .auth import agent_required, check_login, current_agent
 from .params import MAX_K, ParamError, int_param, locale_param, query_param
-from .views import live
+from .views import live, log_response
 
 bp = Blueprint("agent", __name__)
 
@@ -95,6 +95,7 @@ def reply(request_id: int):
 def agent_search():
     q = query_param(request.args)
     resp = live().searcher.search(q, locale=locale_param(request.args), audience="all", k=int_param(request.args, "k", 10, 1, MAX_K))
+    log_response("agent", resp)  # agents' searches show writers what agents look for and do not find
     return jsonify(ok=True, query=q, no_answer=resp.no_answer, results=[
         {"id": h.id, "title": h.title, "audience": h.audience, "section": h.section, "url": h.url, "snippet": h.snippet,
          "passage": h.sections[0].text, "confidence": h.confidence, "locale": h.locale, "category": h.category}

@@ -99,7 +99,7 @@ def dashboard(f: Filters, public_articles: dict[str, str], encode=None, top: int
     ticket = [r for r in searches if r["surface"] == "ticket" and r["session"]]
     started = {r["session"] for r in ticket}
     deflected = {r["session"] for r in ticket if r["outcome"] == "deflected"}
-    seen = {aid for r in searches for aid in json.loads(r["result_ids"] or "[]")}
+    seen = {aid for r in searches if r["surface"] != "agent" for aid in json.loads(r["result_ids"] or "[]")}
 
     helpful: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in votes:
@@ -116,6 +116,7 @@ def dashboard(f: Filters, public_articles: dict[str, str], encode=None, top: int
         "ticket_sessions_per_day": [per_day["ticket_sessions"][k] for k in days],
         "totals": {
             "searches": len(user_searches),
+            "agent_searches": sum(r["surface"] == "agent" for r in searches),
             "no_answer_rate": rate(sum(bool(r["no_answer"]) for r in user_searches), len(user_searches)),
             "click_through_rate": rate(sum(r["clicked_id"] is not None for r in page_searches), len(page_searches)),
             "ticket_sessions": len(started),
