@@ -58,6 +58,16 @@ def fuse(c: Candidates, mode: str, p: FusionParams) -> tuple[np.ndarray, np.ndar
     return np.array(order, dtype=np.int64), np.array([fused[i] for i in order], dtype=np.float64)
 
 
+def lift_identifiers(ids: np.ndarray, scores: np.ndarray, coverage: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Raise each chunk by `weight` × the top score × the fraction of the query's identifiers it mentions; re-sort."""
+    if not len(ids) or weight <= 0 or not coverage.any():
+        return ids, scores
+    top = float(scores.max()) or 1.0
+    lifted = scores + weight * top * coverage
+    order = np.argsort(-lifted, kind="stable")
+    return ids[order], lifted[order]
+
+
 def signals(c: Candidates, query_tokens: list[str], top_tokens: list[str], same_article: bool) -> dict[str, float]:
     """Scale-aware features of one query's retrieval, the inputs of the confidence model."""
     d = c.dense_scores

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from .config import LOCALES, Settings
 from .embed import Embedder
+from .identifiers import IdentifierIndex, expansion_text, find as find_identifiers
 from .lang import detect_locale
 from .lexical import tokenize
-from .ranking import Calibration, Candidates, FusionParams, fuse, signals
+from .ranking import Calibration, Candidates, FusionParams, fuse, lift_identifiers, signals
 from .snippet import make_snippet
 from .store import Snapshot
 
@@ -82,6 +83,8 @@ class Searcher:
         self._article = np.array([c.article_id for c in chunks], dtype=object)
         self.fusion = FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k)
         self.calibration = Calibration()
+        self.identifiers = IdentifierIndex(
+            [f"{c.title}\n{' '.join(c.heading_path)}\n{' '.join(c.tags)}\n{c.text}" for c in chunks])
 
     # -- filters ---------------------------------------------------------------------------
     def _mask(self, locale: str | None, category: str | None, audience: str) -> np.ndarray:
@@ -121,9 +124,11 @@ class Searcher:
         top_tokens = self.snapshot.lexical_tokens(top_chunk) if top_chunk is not None else []
         return signals(cands, tokens, top_tokens, same)
 
-    def _run(self, mode: str, qvec, tokens: list[str], mask: np.ndarray):
+    def _run(self, mode: str, qvec, tokens: list[str], mask: np.ndarray, identifiers: Sequence[str] = ()):
         cands = self.candidates(mode, qvec, tokens, mask)
         ids, scores = fuse(cands, mode, self.fusion)
+        if identifiers and mode == "hybrid":
+            ids, scores = lift_identifiers(ids, scores, self.identifiers.coverage(identifiers, ids), self.settings.identifier_boost)
         sig = self.signals(cands, tokens, int(ids[0]) if len(ids) else None)
         return ids, scores, self.calibration.confidence(self.embedder.name, mode, sig)
 
@@ -149,11 +154,12 @@ class Searcher:
             raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
         detected = detect_locale(query)
         preferred = locale or detected
-        tokens = tokenize(query)
+        identifiers = self.identifiers.known(find_identifiers(query))
+        tokens = tokenize(f"{query} {expansion_text(identifiers)}")
         qvec = self.embedder.encode_queries([query])[0] if mode != "bm25" else None
 
         def run(loc: str | None):
-            return self._run(mode, qvec, tokens, self._mask(loc, category, audience))
+            return self._run(mode, qvec, tokens, self._mask(loc, category, audience), identifiers)
 
         ids, scores, conf = run(preferred)
         fallback = False

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from kb.lang import detect_locale
@@ -111,3 +112,28 @@ def test_query_cache_skips_the_model_for_repeats(embedder):
     cache.encode_queries(["x", "y"])  # evicts the two oldest
     cache.encode_queries(["deposit"])
     assert cache.misses == 5 and len(cache._lru) == 2
+
+
+def test_crypto_identifiers_are_found_whole_and_by_shape():
+    from kb.identifiers import IdentifierIndex, find
+
+    assert find("trc20 sent to ERC20 address") == {"trc20", "erc20"}
+    assert find("XRP 忘记填写标签") == {"xrp", "memo"} and find("destination tag missing") == {"memo"}
+    assert find("API error -1021 timestamp") == {"code:1021"}
+    assert find("0x" + "ab" * 32 + " not credited") == {"txid"}  # a pasted tx hash is a TXID
+    assert find("sent to TQrZ9wBzMV4Tx2vYbdrH3o4d7zJ5nVbn5J") == {"address"}
+    assert find("bitcoin erc20token") == set()  # whole words only
+    index = IdentifierIndex(["USDT on TRC20 needs 20 confirmations", "XRP memo (tag)", "nothing here"])
+    assert index.known(["trc20", "memo", "code:5000"]) == ["memo", "trc20"]
+    assert list(index.coverage(["trc20", "usdt"], np.array([0, 1, 2]))) == [1.0, 0.0, 0.0]
+
+
+def test_identifiers_lift_the_article_about_them(searcher):
+    # a pasted tx hash says "TXID": the deposit article (which explains TXIDs) comes first
+    resp = searcher.search("0x" + "5f" * 32)
+    assert resp.results[0].id == "deposit-not-credited-en"
+    plain = searcher.search("XRP tag", mode="hybrid")
+    assert plain.results[0].id == "deposit-not-credited-en" and plain.results[0].section == "Check the memo or tag"
+    off = Searcher(searcher.snapshot, searcher.embedder, searcher.settings.replace(identifier_boost=0.0))
+    on_score = plain.results[0].score
+    assert off.search("XRP tag", mode="hybrid").results[0].score < on_score  # the lift is what raised it
