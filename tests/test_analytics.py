@@ -141,3 +141,32 @@ def test_query_grouping_folds_near_duplicates(embedder):
     groups = group_queries(["充值没到账", "充值 没到账！", "USDT deposit missing", "usdt deposit missing?", "funding rate"],
                            embedder.encode_queries)
     assert sorted(map(len, groups), reverse=True)[:2] == [2, 2]
+
+
+def test_a_scripted_session_of_users_is_what_the_dashboard_shows(shared_index, embedder, tmp_path, capsys):
+    """scripts/simulate_users.py plays users over HTTP; the dashboard's totals are exactly what they did."""
+    import json
+    import sys
+
+    from browser import LiveServer
+    from conftest import DATA
+
+    sys.path.insert(0, str(DATA.parent.parent / "scripts"))
+    import simulate_users
+
+    app = create_app({"KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
+                      "KB_EMBEDDER": embedder, "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
+                      "SECRET_KEY": "t"})
+    with LiveServer(app) as live:
+        assert simulate_users.main(["--base", live.url, "--queries", str(DATA / "kb" / "golden.jsonl"),
+                                    "--users", "30", "--ticket-share", "0.4", "--seed", "3"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["searches"] and done["clicks"] and done["ticket_forms"] and done["deflected"] and done["filed"]
+    now = time.time()
+    with app.app_context():
+        t = dashboard(Filters(now - DAY, now + DAY), {})["totals"]
+    assert t["searches"] == done["searches"] and t["ticket_sessions"] == done["ticket_forms"]
+    assert t["deflected"] == done["deflected"] and t["requests_filed"] == done["filed"]
+    assert t["click_through_rate"] == round(done["clicks"] / done["searches"], 4)
+    assert t["votes"] == done.get("votes_yes", 0) + done.get("votes_no", 0)
+    assert t["deflection_rate"] == round(done["deflected"] / done["ticket_forms"], 4)
