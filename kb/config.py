@@ -36,7 +36,7 @@ class Settings:
     dense_weight: float = _setting(0.6, "Weight of the dense ranking in the hybrid fusion (tuned on the dev sets: scripts/tune.py).")
     lexical_weight: float = _setting(0.4, "Weight of the BM25 ranking in the hybrid fusion (tuned on the dev sets: scripts/tune.py).")
     identifier_boost: float = _setting(
-        0.2, "Hybrid ranking: lift of a chunk naming every crypto identifier of the query (TRC20, memo, error code, a pasted TXID), relative to the top score; 0 = off.")
+        0.4, "Hybrid ranking: lift of a chunk about every crypto identifier of the query (TRC20, memo, error code, a pasted TXID), relative to the top score; 0 = off.")
     min_confidence: float = _setting(0.35, "Search page and API: below this confidence the search says there is no good answer.")
     ticket_min_confidence: float = _setting(0.35, "Ticket form: suggestions are shown only at or above this confidence.")
     agent_min_confidence: float = _setting(0.15, "Agent view: suggestions are shown only at or above this confidence.")

@@ -83,8 +83,8 @@ class Searcher:
         self._article = np.array([c.article_id for c in chunks], dtype=object)
         self.fusion = FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k)
         self.calibration = Calibration()
-        self.identifiers = IdentifierIndex(
-            [f"{c.title}\n{' '.join(c.heading_path)}\n{' '.join(c.tags)}\n{c.text}" for c in chunks])
+        # what a chunk is about: its article's title and tags, and its headings (a body mention is not enough)
+        self.identifiers = IdentifierIndex([f"{c.title}\n{' '.join(c.heading_path)}\n{' '.join(c.tags)}" for c in chunks])
 
     # -- filters ---------------------------------------------------------------------------
     def _mask(self, locale: str | None, category: str | None, audience: str) -> np.ndarray:
