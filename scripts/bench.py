@@ -133,14 +133,14 @@ def server_memory(pid: int) -> dict:
 def prepare_articles(args, work: Path) -> tuple[Path, str]:
     """A bench-owned copy of the knowledge base (edited for the incremental rebuild, never the real one)."""
     if args.synthetic:
-        key = f"synthetic-{args.synthetic}"
+        key = f"synthetic-{args.synthetic}" + (f"-s{args.sections}" if args.sections != 2 else "")
         target = work / key / "articles"
         if not target.exists():
             from make_synthetic_kb import generate
 
             tmp = target.with_name("articles.partial")
             shutil.rmtree(tmp, ignore_errors=True)
-            generate(Path(args.articles), tmp, args.synthetic)
+            generate(Path(args.articles), tmp, args.synthetic, sections=args.sections)
             tmp.rename(target)
         return target, key
     source = Path(args.articles).resolve()
@@ -149,6 +149,29 @@ def prepare_articles(args, work: Path) -> tuple[Path, str]:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target)
     return target, key
+
+
+def ann_recall(settings, queries: list[str], articles: Path, k: int = 10, extra: int = 490) -> dict:
+    """Recall@k of the HNSW index against exact search over the same vectors, for the bench queries plus
+    `extra` article titles as queries; and the mean time per query of each."""
+    import numpy as np
+
+    from kb.embed import load_embedder
+    from kb.index import VectorIndex
+    from kb.store import load_current
+
+    snap = load_current(settings.index_dir)
+    texts = list(queries) + [c.title for c in snap.chunks[:: max(1, len(snap.chunks) // extra)]][:extra]
+    qvecs = load_embedder(settings.model, settings.threads).encode_queries(texts)
+    exact = VectorIndex.build(snap.vectors.vectors(), snap.vectors.dim, "flat")
+    timings = {}
+    found = {}
+    for name, index in (("hnsw", snap.vectors), ("flat", exact)):
+        t0 = time.perf_counter()
+        found[name] = [index.search(q.reshape(1, -1), k)[1][0] for q in qvecs]
+        timings[name] = round((time.perf_counter() - t0) * 1000 / len(qvecs), 3)
+    recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found["hnsw"], found["flat"])]))
+    return {"queries": len(texts), "recall_at_10": round(recall, 4), "hnsw_ms": timings["hnsw"], "flat_ms": timings["flat"]}
 
 
 def timed_build(settings, **kw) -> tuple[float, object]:
@@ -164,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--articles", default=str(ROOT / "articles"), help="articles folder to index (default: the shipped one)")
     p.add_argument("--synthetic", type=int, default=0, metavar="N",
                    help="instead, a synthetic knowledge base of N articles made from --articles' vocabulary")
+    p.add_argument("--sections", type=int, default=2, help="sections per synthetic article (default 2; 0 = one chunk each)")
     p.add_argument("--model", default=None, help="embedding model (default: KB_MODEL or the built-in default)")
+    p.add_argument("--index-type", default=None, choices=["auto", "flat", "hnsw"], help="vector index (default: KB_INDEX_TYPE)")
     p.add_argument("--queries", default=None, help="JSONL with a 'query' field per line (default: a built-in mix)")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent clients, one run each")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of each run")
@@ -180,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     articles, key = prepare_articles(args, work)
     model = args.model or Settings.from_env().model
-    settings = Settings.from_env(articles_dir=str(articles), model=model,
+    overrides = {"index_type": args.index_type} if args.index_type else {}
+    settings = Settings.from_env(articles_dir=str(articles), model=model, **overrides,
                                  index_dir=str(work / key / f"index-{model.replace('/', '_').replace(':', '_')}"))
     figures: dict = {"knowledge_base": key, "model": model, "workers": args.workers}
 
@@ -195,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                             "chunks_per_s": round(manifest["counts"]["chunks"] / built_s, 1), "reused": True}
     figures["build"]["index_type"] = manifest.get("index_type", "flat")
     figures["build"]["index_bytes"] = dir_size(current_build(settings.index_dir))
+    if figures["build"]["index_type"] == "hnsw":
+        figures["ann_recall"] = ann_recall(settings, load_queries(args.queries), articles)
 
     # incremental rebuild after one edited article (then put it back)
     edited = sorted(articles.rglob("*.md"))[0]
@@ -244,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"knowledge base {key}, model {model}, {args.workers} server process(es)")
         print(f"full build ({how}): {b['articles']} articles, {b['chunks']} chunks in {b['seconds']} s "
               f"({b['chunks_per_s']} chunks/s), {b['index_type']} index {b['index_bytes'] / 1e6:.2f} MB")
+        if "ann_recall" in figures:
+            a = figures["ann_recall"]
+            print(f"HNSW vs exact search: recall@10 {a['recall_at_10']} over {a['queries']} queries; "
+                  f"{a['hnsw_ms']} ms vs {a['flat_ms']} ms per query (vector search alone)")
         inc = figures["incremental_rebuild"]
         print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
         print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
