@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import QueryCache
 from .config import Settings
 from .embed import Embedder
 from .metrics import Query, load_queries, score_ranking
@@ -52,6 +53,7 @@ def check_golden(settings: Settings, embedder: Embedder, new: Snapshot, live: Sn
     if not path.exists():
         return None
     queries = [q for q in load_queries(path) if q.gold]
+    embedder = QueryCache(embedder, size=max(1, len(queries)))  # each query is encoded once for both indexes
     new_searcher = Searcher(new, embedder, settings)
     live_searcher = Searcher(live, embedder, settings) if live is not None else None
     new_sum = live_sum = 0.0

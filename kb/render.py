@@ -1,6 +1,7 @@
 """Markdown → sanitized HTML with stable heading anchors (for article pages and chunking)."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -32,8 +33,10 @@ def slugify(value: str, separator: str = "-") -> str:
     return re.sub(r"[\s_-]+", separator, value).strip(separator) or "section"
 
 
+@functools.lru_cache(maxsize=1024)
 def render_markdown(text: str) -> str:
-    """Article Markdown → sanitized HTML whose h2/h3 carry `id` anchors."""
+    """Article Markdown → sanitized HTML whose h2/h3 carry `id` anchors (pure, so the last 1024 are remembered:
+    a build renders each article once for link checking and chunking together)."""
     md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs={"toc": {"slugify": slugify}})
     html = md.convert(text)
     return nh3.clean(

@@ -137,8 +137,11 @@ class Snapshot:
         return chunk_document(chunk.title, chunk.heading_path, chunk.text, chunk.tags)
 
     def html(self, article_id: str) -> str:
-        """The article's sanitized HTML, rendered once at load."""
-        return self._html[article_id]
+        """The article's sanitized HTML, rendered on first use and kept (a load need not render every article)."""
+        html = self._html.get(article_id)
+        if html is None:
+            html = self._html[article_id] = render_markdown(self.articles[article_id].body)
+        return html
 
 
 def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:
@@ -171,8 +174,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     categories = {
         slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.get("categories", {}).items()
     }
-    html = {aid: render_markdown(a.body) for aid, a in articles.items()}
-    return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, html)
+    return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, {})
 
 
 def load_current(index_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:

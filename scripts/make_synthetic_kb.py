@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from kb.articles import CATEGORIES_FILE, load_articles  # noqa: E402
@@ -59,9 +60,11 @@ def generate(source: Path, out: Path, count: int, seed: int = 7, sections: int =
         article_id = f"syn-{n:06d}-{t.locale.lower()}"
         folder = out / t.locale / t.category
         folder.mkdir(parents=True, exist_ok=True)
-        front = (f"---\nid: {article_id}\ntitle: {title!r}\nlocale: {t.locale}\ncategory: {t.category}\n"
-                 f"tags: [{', '.join(repr(x) for x in t.tags)}]\naudience: {t.audience}\nstatus: published\n"
-                 f"translation_group: syn-{n:06d}\nupdated: 2026-11-01\n---\n\n")
+        front = yaml.safe_dump({
+            "id": article_id, "title": title, "locale": t.locale, "category": t.category, "tags": list(t.tags),
+            "audience": t.audience, "status": "published", "translation_group": f"syn-{n:06d}", "updated": "2026-11-01",
+        }, allow_unicode=True, sort_keys=False)
+        front = f"---\n{front}---\n\n"
         (folder / f"{article_id}.md").write_text(front + "\n".join(body), encoding="utf-8")
     return count
 
