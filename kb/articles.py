@@ -18,6 +18,7 @@ STATUSES = ("published", "draft")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 _KNOWN_FIELDS = {"id", "title", "locale", "category", "tags", "audience", "status", "translation_group", "updated"}
 CATEGORIES_FILE = "categories.yml"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader when built in: far faster
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None 
         raise ArticleError(path, None, f"not UTF-8 (invalid byte at offset {exc.start}); save the file as UTF-8") from None
     fm_text, body = split_front_matter(text, path)
     try:
-        meta = yaml.safe_load(fm_text)
+        meta = yaml.load(fm_text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""

@@ -23,7 +23,8 @@ from .golden import GoldenReport, check_golden
 from .index import VectorIndex, choose_index_type
 from .links import check_links
 from .lexical import LexicalIndex, chunk_document
-from .store import FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, write_build
+from .store import (FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, read_tokens,
+                    write_build)
 
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.
 CHUNKING_VERSION = 1
@@ -188,25 +189,31 @@ def build_index(
 
         old_vectors: dict[str, np.ndarray] = {}
         old_chunks: dict[str, list[Chunk]] = {}
+        old_tokens: dict[str, list[list[str] | None]] = {}
         if prev is not None and reuse:
             all_vectors = prev.vectors.vectors()
+            prev_tokens = read_tokens(prev.path, len(prev.chunks))
             for row, chunk in enumerate(prev.chunks):
                 if chunk.article_id in reuse:
                     old_chunks.setdefault(chunk.article_id, []).append(chunk)
                     old_vectors.setdefault(chunk.article_id, []).append(all_vectors[row])
+                    old_tokens.setdefault(chunk.article_id, []).append(prev_tokens[row] if prev_tokens else None)
 
         chunks: list[Chunk] = []
         rows: list[np.ndarray | None] = []
+        words: list[list[str] | None] = []
         to_embed: list[int] = []
         for article in articles:
             if article.id in reuse:
                 chunks.extend(old_chunks[article.id])
                 rows.extend(old_vectors[article.id])
+                words.extend(old_tokens[article.id])
             else:
                 for chunk in chunk_article(article, settings.chunk_max_chars):
                     to_embed.append(len(chunks))
                     chunks.append(chunk)
                     rows.append(None)
+                    words.append(None)
         report.chunks = len(chunks)
         report.chunks_embedded = len(to_embed)
 
@@ -221,7 +228,8 @@ def build_index(
         matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
 
         vectors = VectorIndex.build(matrix, embedder.dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
-        lexical = LexicalIndex.build([chunk_document(c.title, c.heading_path, c.text, c.tags) for c in chunks])
+        words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]
+        lexical = LexicalIndex.build(words)
         now = dt.datetime.now(dt.timezone.utc)
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -245,7 +253,7 @@ def build_index(
             "categories": {c.slug: {"names": c.names, "order": c.order} for c in loaded.categories.values()},
         }
         name = now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
-        build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical)
+        build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical, words)
         if knowledge_base:
             live = prev if prev is not None else _live_or_none(settings, embedder)
             report.golden = check_golden(settings, embedder, load_snapshot(build_dir, embedder.name, embedder.dim), live)

@@ -29,6 +29,7 @@ MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.json"
 LEXICAL = "lexical"
+TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
 REBUILD_HINT = "run: python scripts/build_index.py --full"
 
 
@@ -66,7 +67,8 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], articles: list[Article],
-                chunks: list[Chunk], vectors: VectorIndex, lexical: LexicalIndex) -> Path:
+                chunks: list[Chunk], vectors: VectorIndex, lexical: LexicalIndex,
+                tokens: list[list[str]] | None = None) -> Path:
     """Write a complete build folder (under a temporary name, renamed when complete) and return it."""
     builds = Path(index_dir) / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -79,6 +81,10 @@ def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], arti
         for chunk in chunks:
             f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
     (tmp / ARTICLES).write_text(json.dumps([a.to_dict() for a in articles], ensure_ascii=False), encoding="utf-8")
+    if tokens is not None:
+        with open(tmp / TOKENS, "w", encoding="utf-8") as f:
+            for words in tokens:
+                f.write(json.dumps(words, ensure_ascii=False) + "\n")
     # The manifest is written last: a folder without one is never a complete build.
     (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     for path in tmp.rglob("*"):
@@ -142,6 +148,16 @@ class Snapshot:
         if html is None:
             html = self._html[article_id] = render_markdown(self.articles[article_id].body)
         return html
+
+
+def read_tokens(build_dir: str | Path, count: int) -> list[list[str]] | None:
+    """The chunks' stored BM25 words, or None if the build has none (older builds) or they do not fit."""
+    try:
+        with open(Path(build_dir) / TOKENS, encoding="utf-8") as f:
+            tokens = [json.loads(line) for line in f]
+    except (OSError, ValueError):
+        return None
+    return tokens if len(tokens) == count else None
 
 
 def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:

@@ -41,6 +41,11 @@ def test_incremental_rebuild_reembeds_only_the_changed_article(built, kb_dir, em
     # reused vectors are the same vectors a full build computes
     fresh = embedder.encode_passages([c.embed_text for c in snap.chunks])
     assert abs(snap.vectors.vectors() - fresh).max() < 1e-4
+    # and the reused BM25 words are the words a full build computes (only the edited article is re-tokenized)
+    from kb.lexical import chunk_document
+    from kb.store import read_tokens
+
+    assert read_tokens(snap.path, len(snap.chunks)) == [chunk_document(c.title, c.heading_path, c.text, c.tags) for c in snap.chunks]
 
 
 def test_up_to_date_build_publishes_nothing(built, embedder):
