@@ -23,8 +23,8 @@ from .golden import GoldenReport, check_golden
 from .index import VectorIndex, choose_index_type
 from .links import check_links
 from .lexical import LexicalIndex, chunk_document
-from .store import (FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, read_tokens,
-                    write_build)
+from .store import (FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, read_outlines,
+                    read_tokens, write_build)
 
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.
 CHUNKING_VERSION = 1
@@ -155,7 +155,8 @@ def build_index(
     loaded = loaded or load_articles(settings.articles_dir)
     report.warnings = list(loaded.warnings)
     if knowledge_base:
-        report.warnings += check_links(loaded.articles)
+        outlines = read_outlines(current_build(settings.index_dir))
+        report.warnings += check_links(loaded.articles, outlines)
     if loaded.errors and not skip_invalid:
         raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
     report.skipped_invalid = loaded.errors
@@ -253,7 +254,9 @@ def build_index(
             "categories": {c.slug: {"names": c.names, "order": c.order} for c in loaded.categories.values()},
         }
         name = now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
-        build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical, words)
+        build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical, words,
+                                {a.fingerprint: outlines[a.fingerprint] for a in loaded.articles if a.fingerprint in outlines}
+                                if knowledge_base else None)
         if knowledge_base:
             live = prev if prev is not None else _live_or_none(settings, embedder)
             report.golden = check_golden(settings, embedder, load_snapshot(build_dir, embedder.name, embedder.dim), live)

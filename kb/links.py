@@ -13,15 +13,27 @@ from .render import render_markdown
 _ARTICLE_PATH = re.compile(r"^/articles/([^/#?]+)/?$")
 
 
-def check_links(articles: list[Article]) -> list[ArticleError]:
-    """One warning per broken internal link (field `links`), naming the file, the link and what is missing."""
-    parsed = {a.id: BeautifulSoup(render_markdown(a.body), "html.parser") for a in articles}
-    anchors = {aid: {tag["id"] for tag in soup.find_all(id=True)} for aid, soup in parsed.items()}
+def outline(article: Article) -> dict[str, list[str]]:
+    """An article's section anchors and link targets (what link checking needs of it)."""
+    soup = BeautifulSoup(render_markdown(article.body), "html.parser")
+    return {"anchors": [tag["id"] for tag in soup.find_all(id=True)], "links": [a["href"] for a in soup.find_all("a", href=True)]}
+
+
+def check_links(articles: list[Article], known: dict[str, dict[str, list[str]]] | None = None) -> list[ArticleError]:
+    """One warning per broken internal link (field `links`), naming the file, the link and what is missing.
+
+    `known` maps article fingerprints to outlines from an earlier build: only new and edited articles are
+    rendered again. It is updated in place with the outlines of these articles."""
+    known = {} if known is None else known
+    for a in articles:
+        if a.fingerprint not in known:
+            known[a.fingerprint] = outline(a)
+    outlines = {a.id: known[a.fingerprint] for a in articles}
+    anchors = {aid: set(o["anchors"]) for aid, o in outlines.items()}
     by_id = {a.id: a for a in articles}
     problems = []
     for article in articles:
-        for link in parsed[article.id].find_all("a", href=True):
-            href = link["href"]
+        for href in outlines[article.id]["links"]:
             parts = urlsplit(href)
             if parts.scheme or parts.netloc:
                 continue

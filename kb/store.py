@@ -29,6 +29,7 @@ MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.json"
 LEXICAL = "lexical"
+OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
 REBUILD_HINT = "run: python scripts/build_index.py --full"
 
@@ -68,7 +69,7 @@ def _fsync_dir(path: Path) -> None:
 
 def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], articles: list[Article],
                 chunks: list[Chunk], vectors: VectorIndex, lexical: LexicalIndex,
-                tokens: list[list[str]] | None = None) -> Path:
+                tokens: list[list[str]] | None = None, outlines: dict[str, Any] | None = None) -> Path:
     """Write a complete build folder (under a temporary name, renamed when complete) and return it."""
     builds = Path(index_dir) / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -81,6 +82,8 @@ def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], arti
         for chunk in chunks:
             f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
     (tmp / ARTICLES).write_text(json.dumps([a.to_dict() for a in articles], ensure_ascii=False), encoding="utf-8")
+    if outlines is not None:
+        (tmp / OUTLINES).write_text(json.dumps(outlines, ensure_ascii=False), encoding="utf-8")
     if tokens is not None:
         with open(tmp / TOKENS, "w", encoding="utf-8") as f:
             for words in tokens:
@@ -148,6 +151,15 @@ class Snapshot:
         if html is None:
             html = self._html[article_id] = render_markdown(self.articles[article_id].body)
         return html
+
+
+def read_outlines(build_dir: str | Path | None) -> dict[str, Any]:
+    """The stored article outlines of a build (empty when there are none)."""
+    try:
+        data = json.loads((Path(build_dir) / OUTLINES).read_text(encoding="utf-8")) if build_dir else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def read_tokens(build_dir: str | Path, count: int) -> list[list[str]] | None:

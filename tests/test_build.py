@@ -144,3 +144,15 @@ def test_index_type_follows_size_and_hnsw_finds_what_flat_finds(built, embedder)
             assert list(a) == list(b)  # a tiny graph is searched exhaustively
     _, ids = hnsw.vectors.search(queries, 50, allowed)
     assert all(allowed[i] for row in ids for i in row)
+
+
+def test_link_check_renders_only_changed_articles(built, kb_dir, embedder, monkeypatch):
+    import kb.links
+
+    rendered = []
+    real = kb.links.outline
+    monkeypatch.setattr(kb.links, "outline", lambda a: rendered.append(a.id) or real(a))
+    edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "see [the missing section](/articles/deposit-not-credited-en#nope)")
+    report = build_index(built, embedder=embedder, force=True)
+    assert rendered == ["lost-2fa-en"]  # the other articles' outlines come from the live build
+    assert any("#nope" in str(w) and "lost-2fa-en" in str(w) for w in report.warnings)
