@@ -83,11 +83,20 @@ class Searcher:
         self._article = np.array([c.article_id for c in chunks], dtype=object)
         self.fusion = FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k)
         self.calibration = Calibration()
+        self._masks: dict[tuple, np.ndarray] = {}
         # what a chunk is about: its article's title and tags, and its headings (a body mention is not enough)
         self.identifiers = IdentifierIndex([f"{c.title}\n{' '.join(c.heading_path)}\n{' '.join(c.tags)}" for c in chunks])
 
     # -- filters ---------------------------------------------------------------------------
     def _mask(self, locale: str | None, category: str | None, audience: str) -> np.ndarray:
+        """Which chunks a search may return (read-only; one per filter combination, computed once)."""
+        key = (locale, category, audience)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self._masks[key] = self._compute_mask(locale, category, audience)
+        return mask
+
+    def _compute_mask(self, locale: str | None, category: str | None, audience: str) -> np.ndarray:
         mask = np.ones(len(self.snapshot.chunks), dtype=bool)
         if audience == "public":
             mask &= self._public
@@ -97,6 +106,7 @@ class Searcher:
             mask &= self._locale == locale
         if category:
             mask &= self._category == category
+        mask.flags.writeable = False
         return mask
 
     # -- retrieval -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Snippets: the part of a chunk that best matches the query, HTML-escaped, matched words in <mark>."""
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -11,18 +12,20 @@ _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[._'][A-Za-z0-9]+)*")
 _CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 
 
-def query_terms(query: str) -> tuple[set[str], set[str]]:
-    """(stems of the query's Latin words, the query's CJK words of two or more characters)."""
+@functools.lru_cache(maxsize=1024)
+def query_terms(query: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(stems of the query's Latin words, the query's CJK words of two or more characters); remembered, as one
+    search makes a snippet for every section it shows."""
     query = unicodedata.normalize("NFKC", query).lower()
     stems = {_stem(w) for w in _WORD_RE.findall(query) if w not in ENGLISH_STOPWORDS and len(w) > 1}
     cjk: set[str] = set()
     for run in _CJK_RUN_RE.findall(query):
         words = [w for w in _get_jieba().cut_for_search(run) if len(w) > 1 and w not in CHINESE_STOPWORDS]
         cjk.update(words or ([run] if len(run) > 1 else []))
-    return stems, cjk
+    return frozenset(stems), frozenset(cjk)
 
 
-def match_spans(text: str, stems: set[str], cjk: set[str]) -> list[tuple[int, int]]:
+def match_spans(text: str, stems: frozenset[str], cjk: frozenset[str]) -> list[tuple[int, int]]:
     """Character spans of text that match the query terms, merged and sorted."""
     spans = [m.span() for m in _WORD_RE.finditer(text) if _stem(m.group().lower()) in stems]
     lowered = text.lower()
