@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 
     seconds, report = timed_build(settings, full=args.fresh)
     manifest = read_manifest(current_build(settings.index_dir))
-    if report.reembedded:
+    if report.full:
         figures["build"] = {"articles": report.articles, "chunks": report.chunks, "seconds": round(seconds, 2),
                             "chunks_per_s": round(report.chunks_embedded / seconds, 1), "reused": False}
     else:  # kept from an earlier run (its build time was printed by that run; --fresh measures it again)
