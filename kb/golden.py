@@ -44,7 +44,10 @@ def golden_path(settings: Settings) -> Path:
 
 
 def _top5(searcher: Searcher, q: Query) -> list[str]:
-    return [h.id for h in searcher.search(q.query, audience="all", k=5, snippets=False).results]
+    """What the query's users see: public search, unless a gold article is internal (a question agents ask)."""
+    articles = searcher.snapshot.articles
+    internal = any(g in articles and articles[g].audience == "internal" for g in q.gold)
+    return [h.id for h in searcher.search(q.query, audience="all" if internal else "public", k=5, snippets=False).results]
 
 
 def check_golden(settings: Settings, embedder: Embedder, new: Snapshot, live: Snapshot | None) -> GoldenReport | None:

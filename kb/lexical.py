@@ -12,6 +12,8 @@ from typing import Iterable, Sequence
 import bm25s
 import numpy as np
 
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
 _DATA = Path(__file__).resolve().parent / "data"
 
 # Runs of one script: Han (Chinese, kanji), kana, Hangul, or Latin letters/digits.
