@@ -146,7 +146,7 @@ def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None 
 def unknown_fields(raw: bytes) -> list[str]:
     """Front-matter fields kb does not know (typos such as `tittle`); a warning, not an error."""
     try:
-        meta = yaml.safe_load(split_front_matter(raw.decode("utf-8"), "")[0])
+        meta = yaml.load(split_front_matter(raw.decode("utf-8"), "")[0], Loader=_YAML_LOADER)
     except Exception:  # the file's real error is reported by parse_article
         return []
     return sorted(set(meta) - _KNOWN_FIELDS) if isinstance(meta, dict) else []
