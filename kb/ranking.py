@@ -59,7 +59,7 @@ def fuse(c: Candidates, mode: str, p: FusionParams) -> tuple[np.ndarray, np.ndar
 
 
 def lift_identifiers(ids: np.ndarray, scores: np.ndarray, coverage: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """Raise each chunk by `weight` × the top score × the fraction of the query's identifiers it mentions; re-sort."""
+    """Raise each chunk by `weight` × the top score × its (idf-weighted) share of the query's identifiers; re-sort."""
     if not len(ids) or weight <= 0 or not coverage.any():
         return ids, scores
     top = float(scores.max()) or 1.0
