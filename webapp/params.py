@@ -18,11 +18,12 @@ class ParamError(BadRequest):
 
 
 def query_param(args: Mapping[str, Any], name: str = "q", required: bool = True) -> str:
-    value = (args.get(name) or "").strip()
+    raw = args.get(name) or ""
+    if len(raw) > MAX_QUERY_CHARS:  # the limit is on what was sent, before trimming (found by schemathesis)
+        raise ParamError(name, f"too long ({len(raw)} characters, at most {MAX_QUERY_CHARS})")
+    value = raw.strip()
     if not value and required:
         raise ParamError(name, "required and must not be empty")
-    if len(value) > MAX_QUERY_CHARS:
-        raise ParamError(name, f"too long ({len(value)} characters, at most {MAX_QUERY_CHARS})")
     return value
 
 
