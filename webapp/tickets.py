@@ -48,11 +48,11 @@ def _text_field(data, name: str, limit: int, required: bool) -> str:
         value = ""
     if not isinstance(value, str):
         raise ParamError(name, "must be text")
+    if len(value) > limit:  # the limit is on what was sent, before trimming
+        raise ParamError(name, f"too long ({len(value)} characters, at most {limit})")
     value = value.strip()
     if required and not value:
         raise ParamError(name, "required and must not be empty")
-    if len(value) > limit:
-        raise ParamError(name, f"too long ({len(value)} characters, at most {limit})")
     return value
 
 
