@@ -17,14 +17,23 @@ class ParamError(BadRequest):
         self.parameter = parameter
 
 
-def query_param(args: Mapping[str, Any], name: str = "q", required: bool = True) -> str:
-    raw = args.get(name) or ""
-    if len(raw) > MAX_QUERY_CHARS:  # the limit is on what was sent, before trimming (found by schemathesis)
-        raise ParamError(name, f"too long ({len(raw)} characters, at most {MAX_QUERY_CHARS})")
-    value = raw.strip()
-    if not value and required:
+def text_param(values: Mapping[str, Any], name: str, limit: int, required: bool = True) -> str:
+    """A text field (query string, form or JSON), trimmed; its length is checked as sent, before trimming."""
+    value = values.get(name)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ParamError(name, "must be text")
+    if len(value) > limit:
+        raise ParamError(name, f"too long ({len(value)} characters, at most {limit})")
+    value = value.strip()
+    if required and not value:
         raise ParamError(name, "required and must not be empty")
     return value
+
+
+def query_param(args: Mapping[str, Any], name: str = "q", required: bool = True) -> str:
+    return text_param(args, name, MAX_QUERY_CHARS, required)
 
 
 def int_param(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:

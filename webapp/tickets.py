@@ -11,7 +11,7 @@ from kb.suggest import Suggestions, request_query, suggest
 
 from . import db
 from .i18n import ui_locale
-from .params import ParamError, locale_param
+from .params import ParamError, locale_param, text_param
 from .views import live
 
 bp = Blueprint("tickets", __name__)
@@ -42,20 +42,6 @@ def suggestions_json(s: Suggestions) -> dict:
     }
 
 
-def _text_field(data, name: str, limit: int, required: bool) -> str:
-    value = data.get(name)
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ParamError(name, "must be text")
-    if len(value) > limit:  # the limit is on what was sent, before trimming
-        raise ParamError(name, f"too long ({len(value)} characters, at most {limit})")
-    value = value.strip()
-    if required and not value:
-        raise ParamError(name, "required and must not be empty")
-    return value
-
-
 def _article_ids(data, name: str) -> list[str]:
     """A list of known article ids from JSON or a form field holding JSON; anything else is dropped."""
     raw = data.get(name) or []
@@ -80,15 +66,15 @@ def _json_body() -> dict:
 @bp.post("/api/suggest")
 def api_suggest():
     data = _json_body()
-    subject = _text_field(data, "subject", MAX_SUBJECT, required=False)
-    description = _text_field(data, "description", MAX_DESCRIPTION, required=False)
+    subject = text_param(data, "subject", MAX_SUBJECT, required=False)
+    description = text_param(data, "description", MAX_DESCRIPTION, required=False)
     if not (subject or description):
         raise ParamError("subject", "give a subject or a description")
     locale = locale_param(data)
     settings = current_app.config["KB_SETTINGS"]
     result = suggest(live().searcher, current_app.extensions["kb_urgent"], subject, description, locale=locale,
                      audience="public", min_confidence=settings.ticket_min_confidence)
-    session_id = _text_field(data, "session", 64, required=False) or None
+    session_id = text_param(data, "session", 64, required=False) or None
     db.log_search("ticket", request_query(subject, description), result.locale, [h.id for h in result.hits],
                   result.confidence, result.no_answer, session_id)
     return jsonify(suggestions_json(result))
@@ -100,8 +86,8 @@ def api_deflect():
     article_ids = _article_ids({"a": [data.get("article_id")]}, "a")
     if not article_ids or not live().searcher.snapshot.articles[article_ids[0]].is_public:
         raise ParamError("article_id", "unknown article")
-    query = _text_field(data, "query", MAX_SUBJECT + MAX_DESCRIPTION + 1, required=False)
-    session_id = _text_field(data, "session", 64, required=False) or None
+    query = text_param(data, "query", MAX_SUBJECT + MAX_DESCRIPTION + 1, required=False)
+    session_id = text_param(data, "session", 64, required=False) or None
     deflection = db.record_deflection(session_id, article_ids[0], query, locale_param(data),
                                       _article_ids(data, "shown"), _article_ids(data, "opened"))
     if session_id:
@@ -127,7 +113,7 @@ def submit_request():
     values: dict[str, str] = {}
     for name, limit in (("subject", MAX_SUBJECT), ("description", MAX_DESCRIPTION), ("email", 254)):
         try:
-            values[name] = _text_field(form, name, limit, required=True)
+            values[name] = text_param(form, name, limit, required=True)
         except ParamError as exc:
             errors[name] = exc.description.split(": ", 1)[1]
     if "email" not in errors and not _EMAIL_RE.match(values["email"]):
