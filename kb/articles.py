@@ -75,8 +75,12 @@ def split_front_matter(text: str, path: str) -> tuple[str, str]:
     return m.group(1), text[m.end():]
 
 
-def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None = None) -> Article:
-    """Validate one article file's bytes; raise ArticleError naming the file and field."""
+def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None = None,
+                  warnings: list[ArticleError] | None = None) -> Article:
+    """Validate one article file's bytes; raise ArticleError naming the file and field.
+
+    Front-matter fields kb does not know (typos such as `tittle`) are not errors: they are appended to
+    `warnings` when a list is given."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -91,6 +95,9 @@ def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None 
         raise ArticleError(path, "front matter", f"invalid YAML{where}: {problem}") from None
     if not isinstance(meta, dict):
         raise ArticleError(path, "front matter", "must be a YAML mapping of fields (id, title, locale, ...)")
+    if warnings is not None:
+        warnings += [ArticleError(path, str(name), "unknown front-matter field (ignored)")
+                     for name in sorted(set(map(str, meta)) - _KNOWN_FIELDS)]
 
     def text_field(name: str, required: bool = True) -> str | None:
         value = meta.get(name)
@@ -143,15 +150,6 @@ def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None 
     )
 
 
-def unknown_fields(raw: bytes) -> list[str]:
-    """Front-matter fields kb does not know (typos such as `tittle`); a warning, not an error."""
-    try:
-        meta = yaml.load(split_front_matter(raw.decode("utf-8"), "")[0], Loader=_YAML_LOADER)
-    except Exception:  # the file's real error is reported by parse_article
-        return []
-    return sorted(set(meta) - _KNOWN_FIELDS) if isinstance(meta, dict) else []
-
-
 def load_categories(articles_dir: str | Path) -> dict[str, Category] | None:
     """categories.yml (slug → names per locale, in browse order), or None when the folder has none."""
     path = Path(articles_dir) / CATEGORIES_FILE
@@ -193,8 +191,9 @@ def load_articles(articles_dir: str | Path) -> LoadResult:
             continue
         rel = str(file.relative_to(root.parent)) if root.parent != file else str(file)
         raw = file.read_bytes()
+        file_warnings: list[ArticleError] = []
         try:
-            article = parse_article(raw, rel, categories)
+            article = parse_article(raw, rel, categories, file_warnings)
         except ArticleError as exc:
             errors.append(exc)
             continue
@@ -202,8 +201,7 @@ def load_articles(articles_dir: str | Path) -> LoadResult:
             errors.append(ArticleError(rel, "id", f"duplicate id {article.id!r}, also used by {seen[article.id]}"))
             continue
         seen[article.id] = rel
-        for name in unknown_fields(raw):
-            warnings.append(ArticleError(rel, name, "unknown front-matter field (ignored)"))
+        warnings += file_warnings
         articles.append(article)
     if categories is None:
         categories = {slug: Category(slug, {}, i) for i, slug in enumerate(sorted({a.category for a in articles}))}
