@@ -15,16 +15,16 @@ import numpy as np
 
 from . import __version__
 from .articles import Article, LoadResult, load_articles
-from .chunking import Chunk, chunk_article
+from .chunking import Chunk, chunk_article, title_to_embed
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, IndexCorrupt, IndexMismatch, KBError
 from .golden import GoldenReport, check_golden
 from .index import VectorIndex, choose_index_type
 from .links import check_links
-from .lexical import LexicalIndex, chunk_document
-from .store import (FORMAT_VERSION, current_build, load_snapshot, prune_builds, publish, read_manifest, read_outlines,
-                    read_tokens, write_build)
+from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
+from .store import (FORMAT_VERSION, TITLES, current_build, load_snapshot, prune_builds, publish, read_manifest,
+                    read_outlines, read_tokens, write_build)
 
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.
 CHUNKING_VERSION = 1
@@ -98,6 +98,23 @@ def _live_or_none(settings: Settings, embedder: Embedder):
         return None
 
 
+def _title_vectors(articles: list[Article], embedder: Embedder, prev, reuse: set[str]) -> np.ndarray:
+    """One title vector per article (a zero row where `title_to_embed` gives none); unchanged articles
+    keep the previous build's."""
+    out = np.zeros((len(articles), embedder.dim), np.float32)
+    old_row = {aid: i for i, aid in enumerate(prev.articles)} if prev is not None and prev.titles is not None else {}
+    todo: list[tuple[int, str]] = []
+    for row, article in enumerate(articles):
+        if article.id in reuse and article.id in old_row:
+            out[row] = prev.titles[old_row[article.id]]
+        elif (title := title_to_embed(article)) is not None:
+            todo.append((row, title))
+    if todo:
+        vecs = embedder.encode_passages([t for _, t in todo], batch_size=64)
+        out[[row for row, _ in todo]] = vecs
+    return out
+
+
 def plan_changes(articles: list[Article], fingerprints: dict[str, str]) -> dict[str, list[str]]:
     """Which article ids are new, edited, unchanged or deleted compared with a build's fingerprints."""
     current = {a.id: a.fingerprint for a in articles}
@@ -125,6 +142,10 @@ def index_is_stale(settings: Settings) -> tuple[bool, str]:
         return True, ", ".join(f"{len(v)} {k}" for k, v in changes.items() if v and k != "unchanged")
     if manifest.get("model_spec") != settings.model:
         return True, f"model changed to {settings.model}"
+    if manifest.get("tokenizer_version") != TOKENIZER_VERSION:
+        return True, "the BM25 tokenizer changed"
+    if not (build / TITLES).exists():
+        return True, "the index has no title vectors (built by an older kb)"
     return False, "up to date"
 
 
@@ -178,6 +199,7 @@ def build_index(
         report.articles = len(articles)
         if prev is not None and not reuse.symmetric_difference({a.id for a in articles}) and not changes["deleted"] \
                 and prev.manifest.get("model_spec") == settings.model and not check_only \
+                and prev.manifest.get("tokenizer_version") == TOKENIZER_VERSION and prev.titles is not None \
                 and prev.vectors.kind == choose_index_type(settings.index_type, len(prev.chunks), settings.hnsw_min_chunks):
             report.chunks = len(prev.chunks)
             report.reason = ""
@@ -193,7 +215,9 @@ def build_index(
         old_tokens: dict[str, list[list[str] | None]] = {}
         if prev is not None and reuse:
             all_vectors = prev.vectors.vectors()
-            prev_tokens = read_tokens(prev.path, len(prev.chunks))
+            # Stored words are reused only if the tokenizer that made them is this one.
+            same_tokenizer = prev.manifest.get("tokenizer_version") == TOKENIZER_VERSION
+            prev_tokens = read_tokens(prev.path, len(prev.chunks)) if same_tokenizer else None
             for row, chunk in enumerate(prev.chunks):
                 if chunk.article_id in reuse:
                     old_chunks.setdefault(chunk.article_id, []).append(chunk)
@@ -227,6 +251,7 @@ def build_index(
             if progress:
                 progress(min(i + batch, len(to_embed)), len(to_embed))
         matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
+        titles = _title_vectors(articles, embedder, prev, reuse)
 
         vectors = VectorIndex.build(matrix, embedder.dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
         words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]
@@ -241,6 +266,7 @@ def build_index(
             "chunk_max_chars": settings.chunk_max_chars,
             "index_type": vectors.kind,
             "chunking_version": CHUNKING_VERSION,
+            "tokenizer_version": TOKENIZER_VERSION,
             "built_at": now.isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - start, 3),
             "counts": {
@@ -256,7 +282,7 @@ def build_index(
         name = now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
         build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical, words,
                                 {a.fingerprint: outlines[a.fingerprint] for a in loaded.articles if a.fingerprint in outlines}
-                                if knowledge_base else None)
+                                if knowledge_base else None, titles)
         if knowledge_base:
             live = prev if prev is not None else _live_or_none(settings, embedder)
             report.golden = check_golden(settings, embedder, load_snapshot(build_dir, embedder.name, embedder.dim), live)

@@ -126,3 +126,12 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
                 audience=article.audience, tags=article.tags,
             ))
     return chunks
+
+
+def title_to_embed(article: Article) -> str | None:
+    """The title to embed on its own (the article-level vector), or None when it says nothing the body
+    does not open with: a corpus whose "title" is the first sentence of the text (or the whole text)."""
+    title = " ".join(article.title.split())
+    if not title or " ".join(article.body.split()).startswith(title):
+        return None
+    return title

@@ -35,6 +35,8 @@ class Settings:
     rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant (fusion=rrf).")
     dense_weight: float = _setting(0.6, "Weight of the dense ranking in the hybrid fusion (tuned on the dev sets: scripts/tune.py).")
     lexical_weight: float = _setting(0.4, "Weight of the BM25 ranking in the hybrid fusion (tuned on the dev sets: scripts/tune.py).")
+    title_weight: float = _setting(
+        0.5, "Dense ranking: weight of the query's similarity to the article title's own vector, mixed into each section's (tuned on the dev sets); 0 = off.")
     identifier_boost: float = _setting(
         0.4, "Hybrid ranking: lift of a chunk about every crypto identifier of the query (TRC20, memo, error code, a pasted TXID), relative to the top score; 0 = off.")
     min_confidence: float = _setting(0.35, "Search page and API: below this confidence the search says there is no good answer.")

@@ -81,6 +81,13 @@ class Searcher:
         self._category = np.array([c.category for c in chunks], dtype=object)
         self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
         self._article = np.array([c.article_id for c in chunks], dtype=object)
+        # each chunk's row in the title vectors, -1 where its article has none
+        self._title_row = np.full(len(chunks), -1, dtype=np.int64)
+        titles = snapshot.titles
+        if titles is not None and settings.title_weight > 0:
+            row = {aid: i for i, aid in enumerate(snapshot.articles)}
+            has_title = np.abs(titles).sum(axis=1) > 0
+            self._title_row = np.array([row[c.article_id] if has_title[row[c.article_id]] else -1 for c in chunks], dtype=np.int64)
         self.fusion = FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k)
         self.calibration = Calibration()
         self._masks: dict[tuple, np.ndarray] = {}
@@ -114,7 +121,20 @@ class Searcher:
         if not mask.any():
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scores, ids = self.snapshot.vectors.search(qvec.reshape(1, -1), CANDIDATES, allowed=mask)
-        return ids[0].astype(np.int64), scores[0]
+        return self._with_titles(ids[0].astype(np.int64), scores[0], qvec)
+
+    def _with_titles(self, ids: np.ndarray, scores: np.ndarray, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mix each chunk's score with its article title's similarity to the query, and re-sort: a section
+        is found through its text, and an article whose title says what the query asks ranks higher."""
+        rows = self._title_row[ids]
+        has = rows >= 0
+        if not has.any():
+            return ids, scores
+        w = self.settings.title_weight
+        scores = scores.astype(np.float32, copy=True)
+        scores[has] = (scores[has] + w * (self.snapshot.titles[rows[has]] @ qvec)) / (1 + w)
+        order = np.argsort(-scores, kind="stable")
+        return ids[order], scores[order]
 
     def _lexical(self, tokens: list[str], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores = self.snapshot.lexical.scores(tokens)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .articles import Article, Category
 from .chunking import Chunk
 from .errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -31,6 +33,7 @@ ARTICLES = "articles.json"
 LEXICAL = "lexical"
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
+TITLES = "titles.npy"  # one title vector per article, in articles.json order; a zero row where none
 REBUILD_HINT = "run: python scripts/build_index.py --full"
 
 
@@ -69,7 +72,8 @@ def _fsync_dir(path: Path) -> None:
 
 def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], articles: list[Article],
                 chunks: list[Chunk], vectors: VectorIndex, lexical: LexicalIndex,
-                tokens: list[list[str]] | None = None, outlines: dict[str, Any] | None = None) -> Path:
+                tokens: list[list[str]] | None = None, outlines: dict[str, Any] | None = None,
+                titles: np.ndarray | None = None) -> Path:
     """Write a complete build folder (under a temporary name, renamed when complete) and return it."""
     builds = Path(index_dir) / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -84,6 +88,8 @@ def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], arti
     (tmp / ARTICLES).write_text(json.dumps([a.to_dict() for a in articles], ensure_ascii=False), encoding="utf-8")
     if outlines is not None:
         (tmp / OUTLINES).write_text(json.dumps(outlines, ensure_ascii=False), encoding="utf-8")
+    if titles is not None:
+        np.save(tmp / TITLES, np.ascontiguousarray(titles, dtype=np.float32))
     if tokens is not None:
         with open(tmp / TOKENS, "w", encoding="utf-8") as f:
             for words in tokens:
@@ -139,6 +145,7 @@ class Snapshot:
     lexical: LexicalIndex
     categories: dict[str, Category]
     _html: dict[str, str]
+    titles: np.ndarray | None = None  # title vectors, one row per article in `articles` order (zero: none)
 
     def lexical_tokens(self, chunk_id: int) -> list[str]:
         """The BM25 tokens of one chunk (computed on demand; used for query-coverage confidence)."""
@@ -202,7 +209,22 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     categories = {
         slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.get("categories", {}).items()
     }
-    return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, {})
+    return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, {},
+                    _read_titles(build_dir, len(articles), vectors.dim))
+
+
+def _read_titles(build_dir: Path, count: int, dim: int) -> np.ndarray | None:
+    """The build's title vectors (memory-mapped), or None for a build made before they existed."""
+    path = build_dir / TITLES
+    if not path.exists():
+        return None
+    try:
+        titles = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path}: unreadable title vectors ({exc}); {REBUILD_HINT}") from None
+    if titles.shape != (count, dim):
+        raise IndexCorrupt(f"{path}: shape {titles.shape}, expected ({count}, {dim}); {REBUILD_HINT}")
+    return titles
 
 
 def load_current(index_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:

@@ -7,7 +7,7 @@ import pytest
 from conftest import CountingEmbedder
 from kb.build import build_index, index_is_stale
 from kb.errors import BuildError, IndexMismatch
-from kb.store import current_build, load_current, load_snapshot
+from kb.store import current_build, load_current, load_snapshot, read_tokens
 
 
 def edit(path, old, new):
@@ -36,11 +36,14 @@ def test_incremental_rebuild_reembeds_only_the_changed_article(built, kb_dir, em
     assert (report.reembedded, report.unchanged, report.removed) == (1, 4, 1)
     snap = load_current(built.index_dir)
     lost_chunks = [c for c in snap.chunks if c.article_id == "lost-2fa-en"]
-    assert counting.passages == len(lost_chunks) == report.chunks_embedded
+    assert len(lost_chunks) == report.chunks_embedded
+    assert counting.passages == len(lost_chunks) + 1  # its sections and its title
     assert "withdrawal-pending-review-zh" not in snap.articles
-    # reused vectors are the same vectors a full build computes
+    # reused vectors are the same vectors a full build computes, sections and titles alike
     fresh = embedder.encode_passages([c.embed_text for c in snap.chunks])
     assert abs(snap.vectors.vectors() - fresh).max() < 1e-4
+    fresh_titles = embedder.encode_passages([a.title for a in snap.articles.values()])
+    assert snap.titles.shape == fresh_titles.shape and abs(snap.titles - fresh_titles).max() < 1e-4
     # and the reused BM25 words are the words a full build computes (only the edited article is re-tokenized)
     from kb.lexical import chunk_document
     from kb.store import read_tokens
@@ -53,6 +56,28 @@ def test_up_to_date_build_publishes_nothing(built, embedder):
     counting = CountingEmbedder(embedder)
     report = build_index(built, embedder=counting)
     assert not report.published and counting.passages == 0 and current_build(built.index_dir) == before
+    assert index_is_stale(built) == (False, "up to date")
+
+
+def test_tokenizer_change_retokenizes_without_reembedding(built, embedder, monkeypatch):
+    import kb.build
+    from kb.lexical import chunk_document
+
+    def old_words(title, heading_path, text, tags):
+        return ["stale"]
+
+    monkeypatch.setattr(kb.build, "TOKENIZER_VERSION", 0)
+    monkeypatch.setattr(kb.build, "chunk_document", old_words)
+    assert build_index(built, embedder=embedder, full=True, force=True).published  # as an older tokenizer made it
+    monkeypatch.undo()
+    assert index_is_stale(built) == (True, "the BM25 tokenizer changed")
+    counting = CountingEmbedder(embedder)
+    report = build_index(built, embedder=counting)
+    assert report.published and counting.passages == 0  # nothing re-embedded, every chunk re-tokenized
+    snap = load_current(built.index_dir)
+    assert snap.manifest["tokenizer_version"] == kb.build.TOKENIZER_VERSION
+    tokens = read_tokens(snap.path, len(snap.chunks))
+    assert tokens == [chunk_document(c.title, c.heading_path, c.text, c.tags) for c in snap.chunks]
     assert index_is_stale(built) == (False, "up to date")
 
 

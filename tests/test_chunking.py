@@ -66,3 +66,11 @@ def test_anchor_matches_rendered_heading_id():
 def test_rendering_strips_script_and_event_handlers():
     html = render_markdown('Hi <script>alert(1)</script> <img src="x" onerror="alert(2)"> [x](javascript:alert(3))')
     assert "<script" not in html and "onerror" not in html and "javascript:" not in html
+
+
+def test_title_gets_its_own_vector_unless_the_body_opens_with_it():
+    from kb.chunking import title_to_embed
+
+    assert title_to_embed(parse_article(ARTICLE.encode(), "a.md")) == "充值未到账"
+    lead = ARTICLE.replace("title: 充值未到账", "title: 开头的说明。")  # a "title" that is the body's first sentence
+    assert title_to_embed(parse_article(lead.encode(), "a.md")) is None

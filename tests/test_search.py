@@ -140,3 +140,31 @@ def test_identifiers_lift_the_article_about_them(searcher):
     off = Searcher(searcher.snapshot, searcher.embedder, searcher.settings.replace(identifier_boost=0.0))
     on_score = plain.results[0].score
     assert off.search("XRP tag", mode="hybrid").results[0].score < on_score  # the lift is what raised it
+
+
+def test_single_han_characters_match_across_segmentations():
+    from kb.lexical import LexicalIndex, tokenize
+
+    # jieba cuts 租金 and 租客 as different words; the shared character still counts
+    index = LexicalIndex.build([tokenize("租客保险涵盖个人财产"), tokenize("汽车保险的免赔额")])
+    scores = index.scores(tokenize("租金"))
+    assert scores[0] > 0 and scores[1] == 0
+
+
+def test_title_vector_is_mixed_into_each_sections_dense_score(shared_index, embedder):
+    snap = load_current(shared_index.index_dir, embedder.name, embedder.dim)
+    plain = Searcher(snap, embedder, shared_index.replace(title_weight=0.0))
+    titled = Searcher(snap, embedder, shared_index)
+    w = shared_index.title_weight
+    assert w > 0
+    q = embedder.encode_queries(["充值未到账"])[0]
+    mask = plain._mask(None, None, "all")
+    ids0, s0 = plain._dense(q, mask)
+    ids1, s1 = titled._dense(q, mask)
+    assert sorted(ids0.tolist()) == sorted(ids1.tolist())
+    raw = dict(zip(ids0.tolist(), s0.tolist()))
+    row = {aid: i for i, aid in enumerate(snap.articles)}
+    for cid, score in zip(ids1.tolist(), s1.tolist()):
+        title = float(snap.titles[row[snap.chunks[cid].article_id]] @ q)
+        assert score == pytest.approx((raw[cid] + w * title) / (1 + w), abs=1e-5)
+    assert s1.tolist() == sorted(s1.tolist(), reverse=True)
