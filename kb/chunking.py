@@ -130,8 +130,10 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
 
 def title_to_embed(article: Article) -> str | None:
     """The title to embed on its own (the article-level vector), or None when it says nothing the body
-    does not open with: a corpus whose "title" is the first sentence of the text (or the whole text)."""
+    does not open with: a corpus whose "title" is the first sentence of the text, the whole text, or its
+    opening cut short with an ellipsis."""
     title = " ".join(article.title.split())
-    if not title or " ".join(article.body.split()).startswith(title):
+    opening = title.removesuffix("…").removesuffix("...").rstrip()
+    if not opening or " ".join(article.body.split()).startswith(opening):
         return None
     return title

@@ -74,3 +74,5 @@ def test_title_gets_its_own_vector_unless_the_body_opens_with_it():
     assert title_to_embed(parse_article(ARTICLE.encode(), "a.md")) == "充值未到账"
     lead = ARTICLE.replace("title: 充值未到账", "title: 开头的说明。")  # a "title" that is the body's first sentence
     assert title_to_embed(parse_article(lead.encode(), "a.md")) is None
+    cut = ARTICLE.replace("title: 充值未到账", "title: 开头的…")  # or its opening, cut short
+    assert title_to_embed(parse_article(cut.encode(), "a.md")) is None
