@@ -23,6 +23,7 @@ _RUN_RE = re.compile(
     r"|(?P<hangul>[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+)"
     r"|(?P<word>[a-z0-9]+(?:[._'][a-z0-9]+)*)"
 )
+_HAN_CHAR_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HEX_RE = re.compile(r"^(?:0x)?[0-9a-f]{16,}$")
 
 ENGLISH_STOPWORDS = frozenset(
@@ -99,6 +100,13 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def evidence_words(tokens: list[str]) -> set[str]:
+    """The distinct tokens that are evidence of a match: words and bigrams, not single Han characters
+    (kept in BM25 for recall, but they match almost anything); all tokens if nothing else is left."""
+    words = {t for t in tokens if not _HAN_CHAR_RE.fullmatch(t)}
+    return words or set(tokens)
+
+
 def chunk_document(title: str, heading_path: Sequence[str], text: str, tags: Iterable[str]) -> list[str]:
     """A chunk's BM25 tokens; title, headings and tags are repeated so that they count more than body text."""
     head = tokenize(" ".join([title, *heading_path, " ".join(tags)]))
@@ -114,6 +122,7 @@ class LexicalIndex:
         self._bm25 = retriever
         self._vocab = retriever.vocab_dict
         self.n_docs = n_docs
+        self._best: np.ndarray | None = None  # per word, its highest score in any chunk (computed on first use)
 
     @classmethod
     def build(cls, documents: list[list[str]], k1: float = 1.2, b: float = 0.75) -> "LexicalIndex":
@@ -128,6 +137,25 @@ class LexicalIndex:
         if not known or self.n_docs == 0:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def known_share(self, query_tokens: list[str]) -> float:
+        """The share of the query's evidence words that occur anywhere in the knowledge base: a question
+        about something the articles never mention (a stock, the weather) has few."""
+        words = evidence_words(query_tokens)
+        return sum(w in self._vocab for w in words) / len(words) if words else 0.0
+
+    def attainable(self, query_tokens: list[str]) -> float:
+        """The highest BM25 score the query's words could reach: each word's best score in any chunk, summed.
+        A top score divided by this is the share of the query that matched, comparable across query lengths."""
+        if self._best is None:
+            data, ptr = np.asarray(self._bm25.scores["data"]), np.asarray(self._bm25.scores["indptr"])
+            best = np.zeros(len(ptr) - 1, dtype=np.float32)
+            filled = ptr[1:] > ptr[:-1]
+            if filled.any():
+                best[filled] = np.maximum.reduceat(data, ptr[:-1][filled])
+            self._best = best
+        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
+        return float(sum(self._best[i] for i in ids if i < len(self._best)))
 
     def save(self, directory: str | Path) -> None:
         self._bm25.save(str(directory), show_progress=False)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .lexical import evidence_words
+
 _CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
-FEATURES = ("dense_top", "dense_gap", "bm25_top", "coverage", "agree", "bias")
+FEATURES = ("dense_top", "dense_gap", "bm25_share", "coverage", "known", "agree", "bias")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Candidates:
     dense_scores: np.ndarray
     lex_ids: np.ndarray
     lex_scores: np.ndarray
+    # the sections' own similarities, best first, before the title mix (None: dense_scores are those)
+    dense_raw: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -68,15 +72,20 @@ def lift_identifiers(ids: np.ndarray, scores: np.ndarray, coverage: np.ndarray, 
     return ids[order], lifted[order]
 
 
-def signals(c: Candidates, query_tokens: list[str], top_tokens: list[str], same_article: bool) -> dict[str, float]:
-    """Scale-aware features of one query's retrieval, the inputs of the confidence model."""
-    d = c.dense_scores
-    distinct = set(query_tokens)
+def signals(c: Candidates, query_tokens: list[str], top_tokens: list[str], same_article: bool,
+            attainable: float = 0.0, known: float = 1.0) -> dict[str, float]:
+    """Scale-aware features of one query's retrieval, the inputs of the confidence model; `attainable` is
+    the BM25 score the query's words could reach at best (LexicalIndex.attainable), `known` the share of its
+    words the knowledge base has (LexicalIndex.known_share)."""
+    # Confidence looks at the sections' own similarities: a title mixed in lifts a query no article answers too.
+    d = c.dense_raw if c.dense_raw is not None else c.dense_scores
+    distinct = evidence_words(query_tokens)
     return {
         "dense_top": float(d[0]) if len(d) else 0.0,
         "dense_gap": float(d[0] - d[min(9, len(d) - 1)]) if len(d) else 0.0,
-        "bm25_top": float(c.lex_scores[0]) / (float(c.lex_scores[0]) + 5.0) if len(c.lex_scores) else 0.0,
+        "bm25_share": min(1.0, float(c.lex_scores[0]) / attainable) if len(c.lex_scores) and attainable > 0 else 0.0,
         "coverage": len(distinct & set(top_tokens)) / len(distinct) if distinct else 0.0,
+        "known": known,
         "agree": 1.0 if same_article else 0.0,
         "bias": 1.0,
     }
@@ -87,7 +96,7 @@ class Calibration:
     scripts/calibrate.py: P(top result answers the query | signals)."""
 
     # Used for a model the file does not know (a user's own sentence-transformers model): lexical evidence only.
-    GENERIC = {"coverage": 4.0, "bm25_top": 3.0, "agree": 1.0, "bias": -4.0}
+    GENERIC = {"coverage": 4.0, "bm25_share": 3.0, "agree": 1.0, "bias": -4.0}
 
     def __init__(self, table: dict | None = None):
         self.table = table if table is not None else self.load_table()

@@ -117,11 +117,12 @@ class Searcher:
         return mask
 
     # -- retrieval -------------------------------------------------------------------------
-    def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Chunk ids and scores (title mixed in), best first, and the chunks' own scores, best first."""
         if not mask.any():
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
         scores, ids = self.snapshot.vectors.search(qvec.reshape(1, -1), CANDIDATES, allowed=mask)
-        return self._with_titles(ids[0].astype(np.int64), scores[0], qvec)
+        return *self._with_titles(ids[0].astype(np.int64), scores[0], qvec), scores[0]
 
     def _with_titles(self, ids: np.ndarray, scores: np.ndarray, qvec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mix each chunk's score with its article title's similarity to the query, and re-sort: a section
@@ -144,15 +145,17 @@ class Searcher:
         return top.astype(np.int64), scores[top]
 
     def candidates(self, mode: str, qvec: np.ndarray | None, tokens: list[str], mask: np.ndarray) -> Candidates:
-        d_ids, d_scores = self._dense(qvec, mask) if mode != "bm25" else (np.zeros(0, np.int64), np.zeros(0, np.float32))
-        l_ids, l_scores = self._lexical(tokens, mask) if mode != "dense" else (np.zeros(0, np.int64), np.zeros(0, np.float32))
-        return Candidates(d_ids, d_scores, l_ids, l_scores)
+        none = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        d_ids, d_scores, d_raw = self._dense(qvec, mask) if mode != "bm25" else none
+        l_ids, l_scores = self._lexical(tokens, mask) if mode != "dense" else none[:2]
+        return Candidates(d_ids, d_scores, l_ids, l_scores, d_raw)
 
     def signals(self, cands: Candidates, tokens: list[str], top_chunk: int | None) -> dict[str, float]:
         d, l = cands.dense_ids, cands.lex_ids
         same = bool(len(d) and len(l) and self._article[d[0]] == self._article[l[0]])
         top_tokens = self.snapshot.lexical_tokens(top_chunk) if top_chunk is not None else []
-        return signals(cands, tokens, top_tokens, same)
+        lexical = self.snapshot.lexical
+        return signals(cands, tokens, top_tokens, same, lexical.attainable(tokens), lexical.known_share(tokens))
 
     def _run(self, mode: str, qvec, tokens: list[str], mask: np.ndarray, identifiers: Sequence[str] = ()):
         cands = self.candidates(mode, qvec, tokens, mask)

@@ -159,8 +159,9 @@ def test_title_vector_is_mixed_into_each_sections_dense_score(shared_index, embe
     assert w > 0
     q = embedder.encode_queries(["充值未到账"])[0]
     mask = plain._mask(None, None, "all")
-    ids0, s0 = plain._dense(q, mask)
-    ids1, s1 = titled._dense(q, mask)
+    ids0, s0, _ = plain._dense(q, mask)
+    ids1, s1, raw1 = titled._dense(q, mask)
+    assert np.allclose(raw1, s0)  # the sections' own scores, kept for the confidence
     assert sorted(ids0.tolist()) == sorted(ids1.tolist())
     raw = dict(zip(ids0.tolist(), s0.tolist()))
     row = {aid: i for i, aid in enumerate(snap.articles)}
@@ -168,3 +169,17 @@ def test_title_vector_is_mixed_into_each_sections_dense_score(shared_index, embe
         title = float(snap.titles[row[snap.chunks[cid].article_id]] @ q)
         assert score == pytest.approx((raw[cid] + w * title) / (1 + w), abs=1e-5)
     assert s1.tolist() == sorted(s1.tolist(), reverse=True)
+
+
+def test_confidence_signals_count_words_the_knowledge_base_has():
+    from kb.lexical import LexicalIndex, evidence_words, tokenize
+
+    index = LexicalIndex.build([tokenize("充值未到账怎么办"), tokenize("提币审核需要多久"), tokenize("API key permissions")])
+    assert index.known_share(tokenize("充值未到账")) == 1.0
+    assert index.known_share(tokenize("电饭煲煮饭")) == 0.0  # single characters 饭… are no evidence
+    assert "饭" not in evidence_words(tokenize("电饭煲煮饭")) and "饭" in tokenize("电饭煲煮饭")
+    assert index.known_share(tokenize("api weather")) == 0.5
+    # the attainable score bounds every chunk's score, and a one-word query reaches it in its best chunk
+    for q in (tokenize("提币审核"), tokenize("permissions")):
+        assert index.scores(q).max() <= index.attainable(q) + 1e-5
+    assert index.scores(["permiss"]).max() == pytest.approx(index.attainable(["permiss"]))
