@@ -187,7 +187,17 @@ def rebuild_under_load(built, kb_dir, embedder, tmp_path, clients: int, rebuilds
                       "SECRET_KEY": "test"})
     server = create_server(app, host="127.0.0.1", port=0, threads=8)
     base = f"http://127.0.0.1:{server.effective_port}"
-    threading.Thread(target=server.run, daemon=True).start()
+    closing = threading.Event()
+
+    def serve():
+        try:
+            server.run()
+        except OSError:  # close() can pull the socket from under the loop's select(): only an error before that
+            if not closing.is_set():
+                raise
+
+    serving = threading.Thread(target=serve, daemon=True)
+    serving.start()
     stop = threading.Event()
     result: dict = {"switched": 0, "builds": set()}
     load = threading.Thread(target=lambda: result.update(run_load(base, stop, clients)))
@@ -214,7 +224,9 @@ def rebuild_under_load(built, kb_dir, embedder, tmp_path, clients: int, rebuilds
     finally:
         stop.set()
         load.join()
+        closing.set()
         server.close()
+        serving.join(timeout=10)
     return result
 
 
