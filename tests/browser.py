@@ -30,6 +30,15 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
+def wait_for(driver, css: str, timeout: float = 15):
+    """The first element matching `css` once it is visible (a click that loads a page returns before it has)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
 def webdriver_session():
     """A Selenium-driven headless Chromium (Debian's chromedriver; Selenium Manager never downloads one)."""
     binary = chromium_path()

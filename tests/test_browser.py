@@ -41,7 +41,7 @@ def test_home_page_in_chromium(browser, server):
 
 def test_writers_dashboard_charts_in_chromium(app):
     """Log in as a writer in a real browser and find the dashboard's charts rendered."""
-    from browser import OUTPUT, webdriver_session
+    from browser import OUTPUT, wait_for, webdriver_session
     from conftest import AGENT_TOKEN
     from selenium.webdriver.common.by import By
 
@@ -54,6 +54,7 @@ def test_writers_dashboard_charts_in_chromium(app):
             driver.get(f"{live.url}/agent/login?next=/writers/")
             driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            wait_for(driver, "svg.chart")
             charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
             assert len(charts) == 4 and all(c.size["height"] > 20 and c.size["width"] > 200 for c in charts)
             assert driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")

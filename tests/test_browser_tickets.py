@@ -1,7 +1,7 @@
 """The ticket form and the agent view, driven in a real headless Chromium (Selenium + Debian's chromedriver)."""
 import pytest
 
-from browser import OUTPUT, LiveServer, webdriver_session
+from browser import OUTPUT, LiveServer, wait_for, webdriver_session
 from conftest import AGENT_TOKEN
 
 pytestmark = pytest.mark.browser
@@ -18,14 +18,6 @@ def driver():
     d = webdriver_session()
     yield d
     d.quit()
-
-
-def wait_for(driver, css, timeout=15):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def shot(driver, name):
