@@ -6,7 +6,7 @@ import pytest
 
 from conftest import CountingEmbedder
 from kb.build import build_index, index_is_stale
-from kb.errors import BuildError, IndexMismatch
+from kb.errors import BuildError, IndexCorrupt, IndexMismatch
 from kb.store import current_build, load_current, load_snapshot, read_tokens
 
 
@@ -135,6 +135,17 @@ def test_truncated_index_file_is_named(built, embedder):
     (build / "vectors.faiss").write_bytes(data[: len(data) // 2])
     with pytest.raises(Exception, match="vectors.faiss"):
         load_snapshot(build)
+
+
+def test_truncated_title_vectors_are_named_and_a_build_without_them_still_loads(built, embedder):
+    build = current_build(built.index_dir)
+    data = (build / "titles.npy").read_bytes()
+    (build / "titles.npy").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt, match="titles.npy"):
+        load_snapshot(build)
+    (build / "titles.npy").unlink()  # as an older kb wrote it: searchable, and reported stale
+    assert load_snapshot(build).titles is None
+    assert index_is_stale(built) == (True, "the index has no title vectors (built by an older kb)")
 
 
 def test_old_builds_are_pruned(built, kb_dir, embedder):
