@@ -129,18 +129,21 @@ def test_dry_run_lists_changes_and_writes_nothing(built, kb_dir, embedder):
     assert index_is_stale(built) == (True, "1 edited")
 
 
+def truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
 def test_truncated_index_file_is_named(built, embedder):
     build = current_build(built.index_dir)
-    data = (build / "vectors.faiss").read_bytes()
-    (build / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    truncate(build / "vectors.faiss")
     with pytest.raises(Exception, match="vectors.faiss"):
         load_snapshot(build)
 
 
 def test_truncated_title_vectors_are_named_and_a_build_without_them_still_loads(built, embedder):
     build = current_build(built.index_dir)
-    data = (build / "titles.npy").read_bytes()
-    (build / "titles.npy").write_bytes(data[: len(data) // 2])
+    truncate(build / "titles.npy")
     with pytest.raises(IndexCorrupt, match="titles.npy"):
         load_snapshot(build)
     (build / "titles.npy").unlink()  # as an older kb wrote it: searchable, and reported stale
