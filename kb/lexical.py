@@ -16,14 +16,15 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 
 _DATA = Path(__file__).resolve().parent / "data"
 
-# Runs of one script: Han (Chinese, kanji), kana, Hangul, or Latin letters/digits.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han characters (Chinese, kanji)
+# Runs of one script: Han, kana, Hangul, or Latin letters/digits.
 _RUN_RE = re.compile(
-    r"(?P<han>[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)"
+    rf"(?P<han>[{_HAN}]+)"
     r"|(?P<kana>[\u3040-\u30ff\u31f0-\u31ff]+)"
     r"|(?P<hangul>[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+)"
     r"|(?P<word>[a-z0-9]+(?:[._'][a-z0-9]+)*)"
 )
-_HAN_CHAR_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_HAN_CHAR_RE = re.compile(f"[{_HAN}]")
 _HEX_RE = re.compile(r"^(?:0x)?[0-9a-f]{16,}$")
 
 ENGLISH_STOPWORDS = frozenset(

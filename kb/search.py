@@ -86,8 +86,9 @@ class Searcher:
         titles = snapshot.titles
         if titles is not None and settings.title_weight > 0:
             row = {aid: i for i, aid in enumerate(snapshot.articles)}
-            has_title = np.abs(titles).sum(axis=1) > 0
-            self._title_row = np.array([row[c.article_id] if has_title[row[c.article_id]] else -1 for c in chunks], dtype=np.int64)
+            article_row = np.array([row[c.article_id] for c in chunks], dtype=np.int64)
+            has_title = np.abs(titles).sum(axis=1) > 0  # a zero row: the article has no title vector
+            self._title_row = np.where(has_title[article_row], article_row, -1)
         self.fusion = FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k)
         self.calibration = Calibration()
         self._masks: dict[tuple, np.ndarray] = {}

@@ -1,15 +1,15 @@
 """Headless Chromium for tests: a live server on loopback and a browser that dumps DOM and screenshots."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 
-import pytest
 from werkzeug.serving import make_server
+
+from conftest import missing_tool
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 FLAGS = [
@@ -24,10 +24,7 @@ def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path:
         return path
-    reason = "Debian's chromium is not installed (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
+    missing_tool("Debian's chromium is not installed (apt-get install chromium)")
 
 
 def wait_for(driver, css: str, timeout: float = 15):
@@ -44,10 +41,7 @@ def webdriver_session():
     binary = chromium_path()
     driver_path = shutil.which("chromedriver")
     if not driver_path:
-        reason = "Debian's chromium-driver is not installed (apt-get install chromium-driver)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        missing_tool("Debian's chromium-driver is not installed (apt-get install chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

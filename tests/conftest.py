@@ -1,6 +1,7 @@
 """Shared fixtures: the fixture knowledge base, the real default embedding model, a built index, the app."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from kb.embed import load_embedder
 DATA = Path(__file__).resolve().parent / "data"
 FIXTURE_KB = DATA / "kb"
 AGENT_TOKEN = "test-agent-token"
+
+
+def missing_tool(reason: str):
+    """A system tool a test needs is missing: skip with the reason on a developer's machine, fail under CI=true
+    (.ci/run installs every tool, so there a missing one is a broken setup, not a reason to skip)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
 
 
 def pytest_addoption(parser):
