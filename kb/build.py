@@ -1,10 +1,19 @@
-"""build_index(settings) → BuildReport: validate, chunk, embed what changed, write, swap atomically."""
+"""build_index(settings) → BuildReport, in six stages, each a function of its own:
+
+    plan      what changed since the live build (typed Manifest, one `compatibility` check)
+    assemble  chunk, tokenize and embed only what changed (the model is loaded only if something needs it)
+    write     a complete build folder under a temporary name, renamed when complete
+    gate      golden queries and --strict link errors: a failing build is removed, never published
+    publish   swap index/current to the new folder in one rename
+    prune     delete old builds and leftovers of crashed ones
+"""
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
 import os
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,20 +23,21 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import __version__
-from .articles import Article, LoadResult, load_articles
+from .articles import Article, Category, LoadResult, load_articles
+from .catalog import make_listings, make_pages
 from .chunking import Chunk, chunk_article, title_to_embed
 from .config import Settings
 from .embed import Embedder, load_embedder
-from .errors import ArticleError, BuildError, IndexCorrupt, IndexMismatch, KBError
+from .errors import ArticleError, BuildError, KBError
 from .golden import GoldenReport, check_golden
-from .index import VectorIndex, choose_index_type
-from .links import check_links
+from .index import VectorIndex, choose_index_type, set_threads
 from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
-from .store import (FORMAT_VERSION, TITLES, current_build, load_snapshot, prune_builds, publish, read_manifest,
-                    read_outlines, read_tokens, write_build)
+from .links import check_links
+from .manifest import Manifest, compatibility
+from .store import (TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish, read_manifest,
+                    read_outlines, read_pages, read_tokens, write_build)
 
-# Anything that changes what a chunk or its vector is; a change forces a full re-embed.
-CHUNKING_VERSION = 1
+FAULT_STAGES = ("before-write", "mid-write", "before-publish", "after-publish")
 
 
 @dataclass
@@ -48,6 +58,8 @@ class BuildReport:
     changes: dict[str, list[str]] = field(default_factory=dict)
     golden: GoldenReport | None = None
     forced: bool = False
+    model_loaded: bool = False
+    gate_failures: list[str] = field(default_factory=list)  # why the gate refused (with check_only: would refuse)
 
     def summary(self) -> str:
         state = "published" if self.published else ("up to date, nothing published" if not self.reason else self.reason)
@@ -70,49 +82,28 @@ def build_lock(index_dir: str | Path) -> Iterator[None]:
         yield
 
 
-def _previous(settings: Settings, model_name: str, dim: int):
-    """The live build's manifest, chunks and vectors, if they can be reused for an incremental build."""
-    build = current_build(settings.index_dir)
-    if build is None or not build.is_dir():
-        return None, "no previous index"
-    try:
-        manifest = read_manifest(build)
-        if manifest.get("model") != model_name or manifest.get("dim") != dim:
-            return None, f"model changed ({manifest.get('model')} → {model_name})"
-        if manifest.get("chunk_max_chars") != settings.chunk_max_chars or manifest.get("chunking_version") != CHUNKING_VERSION:
-            return None, "chunking settings changed"
-        snap = load_snapshot(build, model_name, dim)
-    except (IndexCorrupt, IndexMismatch) as exc:
-        return None, f"previous index unusable: {exc}"
-    return snap, ""
+def fault_point(settings: Settings, stage: str) -> None:
+    """KB_BUILD_FAULT=<stage>: the build says so on stderr and waits there to be killed (fault tests)."""
+    if settings.build_fault == stage:
+        print(f"kb build: paused at {stage} (KB_BUILD_FAULT)", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(3600)
 
 
-def _live_or_none(settings: Settings, embedder: Embedder):
-    """The live snapshot if it can be searched with this embedder (for the golden comparison)."""
-    build = current_build(settings.index_dir)
-    if build is None:
-        return None
-    try:
-        return load_snapshot(build, embedder.name, embedder.dim)
-    except KBError:
-        return None
+class LazyEmbedder:
+    """The configured model, loaded on first use: a build with nothing to embed never loads it."""
 
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self._settings, self._embedder = settings, embedder
 
-def _title_vectors(articles: list[Article], embedder: Embedder, prev, reuse: set[str]) -> np.ndarray:
-    """One title vector per article (a zero row where `title_to_embed` gives none); unchanged articles
-    keep the previous build's."""
-    out = np.zeros((len(articles), embedder.dim), np.float32)
-    old_row = {aid: i for i, aid in enumerate(prev.articles)} if prev is not None and prev.titles is not None else {}
-    todo: list[tuple[int, str]] = []
-    for row, article in enumerate(articles):
-        if article.id in reuse and article.id in old_row:
-            out[row] = prev.titles[old_row[article.id]]
-        elif (title := title_to_embed(article)) is not None:
-            todo.append((row, title))
-    if todo:
-        vecs = embedder.encode_passages([t for _, t in todo], batch_size=64)
-        out[[row for row, _ in todo]] = vecs
-    return out
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+    def get(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self._settings.model, self._settings.threads)
+        return self._embedder
 
 
 def plan_changes(articles: list[Article], fingerprints: dict[str, str]) -> dict[str, list[str]]:
@@ -126,6 +117,66 @@ def plan_changes(articles: list[Article], fingerprints: dict[str, str]) -> dict[
     }
 
 
+# -- stage 1: plan -------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What a build will do, decided before any model is loaded."""
+
+    loaded: LoadResult
+    articles: list[Article]  # published articles, to index
+    knowledge_base: bool  # built from the articles folder (link check, golden queries), not a corpus
+    outlines: dict
+    live: Path | None  # the live build folder
+    live_manifest: Manifest | None
+    changes: dict[str, list[str]]
+    reuse: set[str]  # article ids whose vectors, words and pages are kept
+    reason: str  # why the build is full ("" when incremental)
+    up_to_date: bool
+
+
+def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, loaded: LoadResult | None = None) -> Plan:
+    """Load and validate the articles, link-check them, and compare them with the live build's manifest."""
+    knowledge_base = loaded is None
+    loaded = loaded or load_articles(settings.articles_dir)
+    live = current_build(settings.index_dir)
+    outlines: dict = {}
+    warnings = list(loaded.warnings)
+    if knowledge_base:
+        outlines = read_outlines(live)
+        warnings += check_links(loaded.articles, outlines)
+    loaded = LoadResult(loaded.articles, loaded.errors, warnings, loaded.categories)
+    if loaded.errors and not skip_invalid:
+        raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
+    articles = [a for a in loaded.articles if a.status == "published"]
+    if not articles:
+        raise BuildError(f"no published articles in {settings.articles_dir}; nothing to index")
+
+    manifest, reason = None, "--full" if full else ""
+    if live is None:
+        reason = reason or "no previous index"
+    elif not full:
+        try:
+            manifest = read_manifest(live)
+        except KBError as exc:
+            reason = f"previous index unusable: {exc}"
+    changes = plan_changes(articles, manifest.articles if manifest else {})
+    up_to_date = False
+    if manifest is not None:
+        check = compatibility(manifest, settings, tokenizer_version=TOKENIZER_VERSION,
+                              index_type=choose_index_type(settings.index_type, manifest.counts.get("chunks", 0),
+                                                           settings.hnsw_min_chunks),
+                              has_titles=(live / TITLES).exists())
+        if not check.reusable:
+            manifest, reason = None, check.reason
+        else:
+            up_to_date = check.current and not (changes["new"] or changes["edited"] or changes["deleted"])
+    if manifest is None:
+        changes = plan_changes(articles, {})
+    reuse = set(changes["unchanged"]) if manifest is not None else set()
+    return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date)
+
+
 def index_is_stale(settings: Settings) -> tuple[bool, str]:
     """(stale?, why): is the live index missing, or behind the articles folder or the configured model?"""
     build = current_build(settings.index_dir)
@@ -136,18 +187,164 @@ def index_is_stale(settings: Settings) -> tuple[bool, str]:
     except KBError as exc:
         return True, str(exc)
     loaded = load_articles(settings.articles_dir)
-    indexable = [a for a in loaded.articles if a.status == "published"]
-    changes = plan_changes(indexable, manifest.get("articles", {}))
+    changes = plan_changes([a for a in loaded.articles if a.status == "published"], manifest.articles)
     if changes["new"] or changes["edited"] or changes["deleted"]:
         return True, ", ".join(f"{len(v)} {k}" for k, v in changes.items() if v and k != "unchanged")
-    if manifest.get("model_spec") != settings.model:
-        return True, f"model changed to {settings.model}"
-    if manifest.get("tokenizer_version") != TOKENIZER_VERSION:
-        return True, "the BM25 tokenizer changed"
-    if not (build / TITLES).exists():
-        return True, "the index has no title vectors (built by an older kb)"
-    return False, "up to date"
+    check = compatibility(manifest, settings, tokenizer_version=TOKENIZER_VERSION, has_titles=(build / TITLES).exists())
+    return (False, "up to date") if check.current else (True, check.reason)
 
+
+# -- stage 2: assemble ---------------------------------------------------------------------------
+
+@dataclass
+class _Reused:
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    vectors: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    words: dict[str, list[list[str] | None]] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+
+
+def _reused(settings: Settings, p: Plan, model: LazyEmbedder) -> _Reused:
+    """The live build's chunks, vectors and BM25 words of the articles that did not change."""
+    out = _Reused()
+    if not p.reuse or p.live is None:
+        return out
+    out.snapshot = snap = load_snapshot(p.live)
+    vectors = snap.vectors.vectors()
+    # Stored words are reused only if the tokenizer that made them is this one.
+    same_tokenizer = snap.manifest.tokenizer_version == TOKENIZER_VERSION
+    words = read_tokens(snap.path, len(snap.chunks)) if same_tokenizer else None
+    for row, chunk in enumerate(snap.chunks):
+        if chunk.article_id in p.reuse:
+            out.chunks.setdefault(chunk.article_id, []).append(chunk)
+            out.vectors.setdefault(chunk.article_id, []).append(vectors[row])
+            out.words.setdefault(chunk.article_id, []).append(words[row] if words else None)
+    return out
+
+
+def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot | None, reuse: set[str], dim: int) -> np.ndarray:
+    """One title vector per article (a zero row where `title_to_embed` gives none); unchanged articles
+    keep the previous build's."""
+    out = np.zeros((len(articles), dim), np.float32)
+    old_row = {aid: i for i, aid in enumerate(prev.articles)} if prev is not None and prev.titles is not None else {}
+    todo: list[tuple[int, str]] = []
+    for row, article in enumerate(articles):
+        if article.id in reuse and article.id in old_row:
+            out[row] = prev.titles[old_row[article.id]]
+        elif (title := title_to_embed(article)) is not None:
+            todo.append((row, title))
+    if todo:
+        out[[row for row, _ in todo]] = model.get().encode_passages([t for _, t in todo], batch_size=64)
+    return out
+
+
+def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildReport,
+             progress: Callable[[int, int], None] | None = None) -> BuildFiles:
+    """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded."""
+    start = time.perf_counter()
+    old = _reused(settings, p, model)
+    chunks: list[Chunk] = []
+    rows: list[np.ndarray | None] = []
+    words: list[list[str] | None] = []
+    to_embed: list[int] = []
+    for article in p.articles:
+        if article.id in p.reuse:
+            chunks.extend(old.chunks[article.id])
+            rows.extend(old.vectors[article.id])
+            words.extend(old.words[article.id])
+        else:
+            for chunk in chunk_article(article, settings.chunk_max_chars):
+                to_embed.append(len(chunks))
+                chunks.append(chunk)
+                rows.append(None)
+                words.append(None)
+    report.chunks, report.chunks_embedded = len(chunks), len(to_embed)
+
+    batch = 32
+    for i in range(0, len(to_embed), batch):
+        positions = to_embed[i:i + batch]
+        vecs = model.get().encode_passages([chunks[pos].embed_text for pos in positions], batch_size=batch)
+        for pos, v in zip(positions, vecs):
+            rows[pos] = v
+        if progress:
+            progress(min(i + batch, len(to_embed)), len(to_embed))
+    # Nothing embedded (only words or pages changed): the live build says what the model is.
+    source = old.snapshot.manifest if old.snapshot is not None and not model.loaded else model.get()
+    name, dim = (source.model, source.dim) if isinstance(source, Manifest) else (source.name, source.dim)
+    titles = _title_vectors(p.articles, model, old.snapshot, p.reuse, dim)
+    matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+    vectors = VectorIndex.build(matrix, dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
+    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]
+    categories = p.loaded.categories
+    manifest = Manifest(
+        model=name, model_spec=settings.model, dim=dim, chunk_max_chars=settings.chunk_max_chars,
+        index_type=vectors.kind, tokenizer_version=TOKENIZER_VERSION,
+        built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - start, 3), kb_version=__version__,
+        counts={
+            "articles": len(p.articles),
+            "chunks": len(chunks),
+            "public_articles": sum(a.is_public for a in p.articles),
+            "internal_articles": sum(a.audience == "internal" for a in p.articles),
+            "by_locale": {loc: sum(a.locale == loc for a in p.articles) for loc in sorted({a.locale for a in p.articles})},
+        },
+        articles={a.id: a.fingerprint for a in p.articles},
+        categories={c.slug: {"names": c.names, "order": c.order} for c in categories.values()},
+    )
+    outlines = ({a.fingerprint: p.outlines[a.fingerprint] for a in p.loaded.articles if a.fingerprint in p.outlines}
+                if p.knowledge_base else None)
+    return BuildFiles(
+        manifest=manifest, articles=p.articles, chunks=chunks, vectors=vectors, lexical=LexicalIndex.build(words),
+        tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
+        listings=make_listings(p.articles, categories), outlines=outlines,
+    )
+
+
+def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
+    """The new build as serving would load it, without reading it back from disk."""
+    categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
+    return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
+                    categories, files.pages, files.listings["groups"], files.listings["categories"], files.titles)
+
+
+# -- stage 3: write ------------------------------------------------------------------------------
+
+def write(settings: Settings, files: BuildFiles) -> Path:
+    fault_point(settings, "before-write")
+    name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+    return write_build(settings.index_dir, name, files, fault=lambda stage: fault_point(settings, stage))
+
+
+# -- stage 4: gate -------------------------------------------------------------------------------
+
+def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report: BuildReport, *,
+         strict: bool = False, force: bool = False, check_only: bool = False) -> None:
+    """Run the golden queries on the new build (and the live one); raise BuildError, the new folder removed,
+    if they regressed (unless `force`) or if `strict` and there are warnings or invalid articles. With
+    `check_only` nothing is raised: the report says what failed (the build is removed either way)."""
+    if p.knowledge_base:
+        live = None
+        if p.live is not None:
+            try:
+                live = load_snapshot(p.live, model.get().name, model.get().dim)
+            except KBError:
+                live = None
+        report.golden = check_golden(settings, model.get(), new, live)
+    failed = []
+    if report.golden is not None and not report.golden.passed and not force:
+        failed.append("golden queries regressed")
+    if strict and (report.warnings or report.skipped_invalid):
+        failed.append(f"strict: {len(report.warnings)} warning(s) and {len(report.skipped_invalid)} invalid article(s) count as failure")
+    report.gate_failures = failed
+    if failed and not check_only:
+        shutil.rmtree(new.path, ignore_errors=True)
+        raise BuildError("; ".join(failed) + ": the new index was not published; the live index is unchanged "
+                         "(fix the articles, or --force to publish despite the golden queries)",
+                         errors=report.warnings + report.skipped_invalid if strict else None, golden=report.golden)
+    report.forced = report.golden is not None and not report.golden.passed
+
+
+# -- the six stages ------------------------------------------------------------------------------
 
 def build_index(
     settings: Settings,
@@ -160,144 +357,43 @@ def build_index(
     loaded: LoadResult | None = None,
     check_only: bool = False,
     force: bool = False,
+    strict: bool = False,
 ) -> BuildReport:
     """Build the index from settings.articles_dir into settings.index_dir.
 
     Invalid articles stop the build (all of them reported) unless skip_invalid; the live index is
-    only replaced, atomically, once the new build is complete on disk. `loaded` gives the articles
-    directly (the eval harness builds from a corpus.jsonl) instead of reading settings.articles_dir.
-
-    Before publishing, the writers' golden queries run on the new build; if it answers them worse than
-    the floor or the live index, it is not published (unless `force`). `check_only` builds and checks
-    but never publishes."""
+    only replaced, atomically, once the new build is complete on disk and has passed the gate. `loaded`
+    gives the articles directly (the eval harness builds from a corpus.jsonl) instead of reading
+    settings.articles_dir. `check_only` builds and checks but never publishes."""
     start = time.perf_counter()
-    report = BuildReport(full=full)
-    knowledge_base = loaded is None
-    loaded = loaded or load_articles(settings.articles_dir)
-    report.warnings = list(loaded.warnings)
-    if knowledge_base:
-        outlines = read_outlines(current_build(settings.index_dir))
-        report.warnings += check_links(loaded.articles, outlines)
-    if loaded.errors and not skip_invalid:
-        raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
-    report.skipped_invalid = loaded.errors
-    articles = [a for a in loaded.articles if a.status == "published"]
-    if not articles:
-        raise BuildError(f"no published articles in {settings.articles_dir}; nothing to index")
-
+    set_threads(settings.threads)
+    report = BuildReport()
     with build_lock(settings.index_dir):
-        embedder = embedder or load_embedder(settings.model, settings.threads)
-        prev, why_full = (None, "--full") if full else _previous(settings, embedder.name, embedder.dim)
-        report.full = prev is None
-        report.reason = "" if prev is not None else why_full
-        changes = plan_changes(articles, prev.manifest.get("articles", {}) if prev else {})
-        report.changes = changes
-        report.removed = len(changes["deleted"])
-        reuse = set(changes["unchanged"]) if prev else set()
-        report.unchanged = len(reuse)
-        report.reembedded = len(articles) - len(reuse)
-        report.articles = len(articles)
-        if prev is not None and not reuse.symmetric_difference({a.id for a in articles}) and not changes["deleted"] \
-                and prev.manifest.get("model_spec") == settings.model and not check_only \
-                and prev.manifest.get("tokenizer_version") == TOKENIZER_VERSION and prev.titles is not None \
-                and prev.vectors.kind == choose_index_type(settings.index_type, len(prev.chunks), settings.hnsw_min_chunks):
-            report.chunks = len(prev.chunks)
-            report.reason = ""
-            report.seconds = time.perf_counter() - start
-            return report
-        if dry_run:
+        p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded)
+        report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
+        report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
+        report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
+        report.full, report.reason = p.live_manifest is None, p.reason
+        if p.up_to_date and not check_only and not strict:
+            report.chunks, report.reason = p.live_manifest.counts["chunks"], ""
+        elif dry_run:
             report.reason = "dry run, nothing written"
-            report.seconds = time.perf_counter() - start
-            return report
-
-        old_vectors: dict[str, np.ndarray] = {}
-        old_chunks: dict[str, list[Chunk]] = {}
-        old_tokens: dict[str, list[list[str] | None]] = {}
-        if prev is not None and reuse:
-            all_vectors = prev.vectors.vectors()
-            # Stored words are reused only if the tokenizer that made them is this one.
-            same_tokenizer = prev.manifest.get("tokenizer_version") == TOKENIZER_VERSION
-            prev_tokens = read_tokens(prev.path, len(prev.chunks)) if same_tokenizer else None
-            for row, chunk in enumerate(prev.chunks):
-                if chunk.article_id in reuse:
-                    old_chunks.setdefault(chunk.article_id, []).append(chunk)
-                    old_vectors.setdefault(chunk.article_id, []).append(all_vectors[row])
-                    old_tokens.setdefault(chunk.article_id, []).append(prev_tokens[row] if prev_tokens else None)
-
-        chunks: list[Chunk] = []
-        rows: list[np.ndarray | None] = []
-        words: list[list[str] | None] = []
-        to_embed: list[int] = []
-        for article in articles:
-            if article.id in reuse:
-                chunks.extend(old_chunks[article.id])
-                rows.extend(old_vectors[article.id])
-                words.extend(old_tokens[article.id])
+        else:
+            model = LazyEmbedder(settings, embedder)
+            files = assemble(settings, p, model, report, progress)
+            new = in_memory_snapshot(files, write(settings, files))
+            try:
+                gate(settings, p, new, model, report, strict=strict, force=force, check_only=check_only)
+            finally:
+                report.model_loaded = model.loaded
+            if check_only:
+                shutil.rmtree(new.path, ignore_errors=True)
+                report.reason = "check only, nothing published"
             else:
-                for chunk in chunk_article(article, settings.chunk_max_chars):
-                    to_embed.append(len(chunks))
-                    chunks.append(chunk)
-                    rows.append(None)
-                    words.append(None)
-        report.chunks = len(chunks)
-        report.chunks_embedded = len(to_embed)
-
-        batch = 32
-        for i in range(0, len(to_embed), batch):
-            positions = to_embed[i:i + batch]
-            vecs = embedder.encode_passages([chunks[p].embed_text for p in positions], batch_size=batch)
-            for p, v in zip(positions, vecs):
-                rows[p] = v
-            if progress:
-                progress(min(i + batch, len(to_embed)), len(to_embed))
-        matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, embedder.dim), np.float32)
-        titles = _title_vectors(articles, embedder, prev, reuse)
-
-        vectors = VectorIndex.build(matrix, embedder.dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
-        words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]
-        lexical = LexicalIndex.build(words)
-        now = dt.datetime.now(dt.timezone.utc)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "kb_version": __version__,
-            "model": embedder.name,
-            "model_spec": settings.model,
-            "dim": embedder.dim,
-            "chunk_max_chars": settings.chunk_max_chars,
-            "index_type": vectors.kind,
-            "chunking_version": CHUNKING_VERSION,
-            "tokenizer_version": TOKENIZER_VERSION,
-            "built_at": now.isoformat(timespec="seconds"),
-            "build_seconds": round(time.perf_counter() - start, 3),
-            "counts": {
-                "articles": len(articles),
-                "chunks": len(chunks),
-                "public_articles": sum(a.is_public for a in articles),
-                "internal_articles": sum(a.audience == "internal" for a in articles),
-                "by_locale": {loc: sum(a.locale == loc for a in articles) for loc in sorted({a.locale for a in articles})},
-            },
-            "articles": {a.id: a.fingerprint for a in articles},
-            "categories": {c.slug: {"names": c.names, "order": c.order} for c in loaded.categories.values()},
-        }
-        name = now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
-        build_dir = write_build(settings.index_dir, name, manifest, articles, chunks, vectors, lexical, words,
-                                {a.fingerprint: outlines[a.fingerprint] for a in loaded.articles if a.fingerprint in outlines}
-                                if knowledge_base else None, titles)
-        if knowledge_base:
-            live = prev if prev is not None else _live_or_none(settings, embedder)
-            report.golden = check_golden(settings, embedder, load_snapshot(build_dir, embedder.name, embedder.dim), live)
-            if check_only or (report.golden is not None and not report.golden.passed and not force):
-                shutil.rmtree(build_dir)
-                report.seconds = time.perf_counter() - start
-                if check_only:
-                    report.reason = "check only, nothing published"
-                    return report
-                raise BuildError("golden queries regressed: the new index was not published; the live index is "
-                                 "unchanged (fix the articles, or --force to publish anyway)", golden=report.golden)
-            report.forced = report.golden is not None and not report.golden.passed
-        publish(settings.index_dir, build_dir)
-        prune_builds(settings.index_dir, settings.keep_builds)
-        report.published = True
-        report.build_dir = str(build_dir)
-        report.seconds = time.perf_counter() - start
-        return report
+                fault_point(settings, "before-publish")
+                publish(settings.index_dir, new.path)
+                fault_point(settings, "after-publish")
+                prune_builds(settings.index_dir, settings.keep_builds)
+                report.published, report.build_dir = True, str(new.path)
+    report.seconds = time.perf_counter() - start
+    return report

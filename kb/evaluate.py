@@ -149,18 +149,16 @@ class Replay:
 
     query: Query
     candidates: "object"
-    tokens: list[str]
+    analysed: "object"  # the kb.query.Query the candidates were retrieved for
 
 
 def collect(searcher: Searcher, queries: list[Query]) -> list[Replay]:
-    from .lexical import tokenize
-
+    """Each query's hybrid candidates over all public chunks, through the Searcher's public parts."""
+    mask = searcher.retriever.mask(None, None, "public")
     out = []
     for q in queries:
-        tokens = tokenize(q.query)
-        qvec = searcher.embedder.encode_queries([q.query])[0]
-        mask = searcher._mask(None, None, "public")
-        out.append(Replay(q, searcher.candidates("hybrid", qvec, tokens, mask), tokens))
+        analysed = searcher.analyse(q.query)
+        out.append(Replay(q, searcher.retriever.candidates(analysed, "hybrid", mask), analysed))
     return out
 
 
@@ -176,7 +174,7 @@ def replay_metrics(searcher: Searcher, replays: list[Replay], mode: str, params)
         ids, _ = fuse(r.candidates, mode, params)
         ranked: list[str] = []
         for cid in ids.tolist():
-            aid = searcher._article[cid]
+            aid = searcher.retriever.article_of[cid]
             if aid not in ranked:
                 ranked.append(aid)
                 if len(ranked) == 10:

@@ -94,3 +94,9 @@ class VectorIndex:
             return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY))
         except RuntimeError as exc:  # faiss raises RuntimeError for a missing or truncated file
             raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None
+
+
+def set_threads(threads: int) -> None:
+    """FAISS's OpenMP threads for this process (KB_THREADS; 0 leaves FAISS's default, one per core)."""
+    if threads > 0:
+        faiss.omp_set_num_threads(threads)

@@ -1,7 +1,7 @@
-"""Lexical retrieval: a CJK-aware tokenizer and BM25 (bm25s) over chunks."""
+"""The words of a text for BM25 and snippets: a CJK-aware tokenizer (jieba for Han, bigrams for kana and
+Hangul, stems for Latin script). The BM25 index itself is kb.bm25."""
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -9,22 +9,18 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import bm25s
-import numpy as np
-
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+from .bm25 import LexicalIndex, evidence_words  # noqa: F401  (re-exported: the tokenizer's index)
+from .charsets import CJK, HAN, HANGUL, KANA
 
 _DATA = Path(__file__).resolve().parent / "data"
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han characters (Chinese, kanji)
 # Runs of one script: Han, kana, Hangul, or Latin letters/digits.
 _RUN_RE = re.compile(
-    rf"(?P<han>[{_HAN}]+)"
-    r"|(?P<kana>[\u3040-\u30ff\u31f0-\u31ff]+)"
-    r"|(?P<hangul>[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+)"
+    rf"(?P<han>[{HAN}]+)"
+    rf"|(?P<kana>[{KANA}]+)"
+    rf"|(?P<hangul>[{HANGUL}]+)"
     r"|(?P<word>[a-z0-9]+(?:[._'][a-z0-9]+)*)"
 )
-_HAN_CHAR_RE = re.compile(f"[{_HAN}]")
 _HEX_RE = re.compile(r"^(?:0x)?[0-9a-f]{16,}$")
 
 ENGLISH_STOPWORDS = frozenset(
@@ -59,7 +55,8 @@ def warm_up() -> None:
     tokenize("预热 warm up")
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The English stem of one lowercase word (the BM25 tokenizer's and the snippets')."""
     global _stemmer
     if _stemmer is None:
         import Stemmer
@@ -97,72 +94,27 @@ def tokenize(text: str) -> list[str]:
         elif kind in ("kana", "hangul"):
             tokens.extend(_bigrams(run))
         elif run not in ENGLISH_STOPWORDS:
-            tokens.append(run if (_HEX_RE.match(run) or any(c.isdigit() for c in run)) else _stem(run))
+            tokens.append(run if (_HEX_RE.match(run) or any(c.isdigit() for c in run)) else stem(run))
     return tokens
 
 
-def evidence_words(tokens: list[str]) -> set[str]:
-    """The distinct tokens that are evidence of a match: words and bigrams, not single Han characters
-    (kept in BM25 for recall, but they match almost anything); all tokens if nothing else is left."""
-    words = {t for t in tokens if not _HAN_CHAR_RE.fullmatch(t)}
-    return words or set(tokens)
+_WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[._'][A-Za-z0-9]+)*")
+_CJK_RUN_RE = re.compile(f"[{CJK}]+")
+
+
+def match_terms(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """What a snippet highlights for a query: (stems of its Latin words, its CJK words of two or more
+    characters). Computed once per query (kb.query.Query)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    stems = {stem(w) for w in _WORD_RE.findall(text) if w not in ENGLISH_STOPWORDS and len(w) > 1}
+    cjk: set[str] = set()
+    for run in _CJK_RUN_RE.findall(text):
+        words = [w for w in _get_jieba().cut_for_search(run) if len(w) > 1 and w not in CHINESE_STOPWORDS]
+        cjk.update(words or ([run] if len(run) > 1 else []))
+    return frozenset(stems), frozenset(cjk)
 
 
 def chunk_document(title: str, heading_path: Sequence[str], text: str, tags: Iterable[str]) -> list[str]:
     """A chunk's BM25 tokens; title, headings and tags are repeated so that they count more than body text."""
     head = tokenize(" ".join([title, *heading_path, " ".join(tags)]))
     return head + head + tokenize(text)
-
-
-class LexicalIndex:
-    """BM25 over the chunks, in the same order as the vector index."""
-
-    FILES = ("params.index.json", "vocab.index.json")
-
-    def __init__(self, retriever: bm25s.BM25, n_docs: int):
-        self._bm25 = retriever
-        self._vocab = retriever.vocab_dict
-        self.n_docs = n_docs
-        self._best: np.ndarray | None = None  # per word, its highest score in any chunk (computed on first use)
-
-    @classmethod
-    def build(cls, documents: list[list[str]], k1: float = 1.2, b: float = 0.75) -> "LexicalIndex":
-        retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-        # An empty document would make bm25s drop the row; a sentinel keeps ids aligned with the chunks.
-        retriever.index([d or ["\u2205"] for d in documents], show_progress=False)
-        return cls(retriever, len(documents))
-
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (0 where nothing matches)."""
-        known = [t for t in query_tokens if t in self._vocab]
-        if not known or self.n_docs == 0:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
-
-    def known_share(self, query_tokens: list[str]) -> float:
-        """The share of the query's evidence words that occur anywhere in the knowledge base: a question
-        about something the articles never mention (a stock, the weather) has few."""
-        words = evidence_words(query_tokens)
-        return sum(w in self._vocab for w in words) / len(words) if words else 0.0
-
-    def attainable(self, query_tokens: list[str]) -> float:
-        """The highest BM25 score the query's words could reach: each word's best score in any chunk, summed.
-        A top score divided by this is the share of the query that matched, comparable across query lengths."""
-        if self._best is None:
-            data, ptr = np.asarray(self._bm25.scores["data"]), np.asarray(self._bm25.scores["indptr"])
-            best = np.zeros(len(ptr) - 1, dtype=np.float32)
-            filled = ptr[1:] > ptr[:-1]
-            if filled.any():
-                best[filled] = np.maximum.reduceat(data, ptr[:-1][filled])
-            self._best = best
-        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
-        return float(sum(self._best[i] for i in ids if i < len(self._best)))
-
-    def save(self, directory: str | Path) -> None:
-        self._bm25.save(str(directory), show_progress=False)
-        (Path(directory) / "lexical.json").write_text(json.dumps({"n_docs": self.n_docs}))
-
-    @classmethod
-    def load(cls, directory: str | Path, mmap: bool = False) -> "LexicalIndex":
-        n_docs = json.loads((Path(directory) / "lexical.json").read_text())["n_docs"]
-        return cls(bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0), n_docs)

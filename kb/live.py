@@ -10,9 +10,10 @@ from .cache import QueryCache
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexNotBuilt, KBError
+from .index import set_threads
 from .lexical import warm_up
 from .search import Searcher
-from .store import current_build, current_link, load_snapshot
+from .store import BUILD_HINT, current_build, current_link, load_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class LiveIndex:
 
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
+        set_threads(settings.threads)
         self.embedder = QueryCache(embedder, settings.query_cache_size) if settings.query_cache_size else embedder
         self._lock = threading.Lock()
         self._loading = False
@@ -41,7 +43,7 @@ class LiveIndex:
         """The live build; if it is unreadable, the newest older build that loads (and say so)."""
         build = current_build(self.settings.index_dir)
         if build is None:
-            raise IndexNotBuilt(f"no index in {self.settings.index_dir}; run: python scripts/build_index.py")
+            raise IndexNotBuilt(f"no index in {self.settings.index_dir}; {BUILD_HINT}")
         try:
             return self._load(build)
         except KBError as exc:

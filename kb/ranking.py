@@ -1,6 +1,6 @@
-"""Pure ranking logic: fuse dense and BM25 candidates, and turn a query's signals into a confidence.
-
-Kept apart from Searcher so that the tuning script can replay the same fusion on cached candidates."""
+"""Ranker: fuse dense and BM25 candidates, lift chunks about the query's identifiers, and turn the
+query's signals into a confidence. Pure functions underneath, so that tune and calibrate replay the same
+fusion on cached candidates."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .lexical import evidence_words
 
 _CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
 FEATURES = ("dense_top", "dense_gap", "bm25_share", "coverage", "known", "agree", "bias")
@@ -72,19 +71,18 @@ def lift_identifiers(ids: np.ndarray, scores: np.ndarray, coverage: np.ndarray, 
     return ids[order], lifted[order]
 
 
-def signals(c: Candidates, query_tokens: list[str], top_tokens: list[str], same_article: bool,
-            attainable: float = 0.0, known: float = 1.0) -> dict[str, float]:
-    """Scale-aware features of one query's retrieval, the inputs of the confidence model; `attainable` is
-    the BM25 score the query's words could reach at best (LexicalIndex.attainable), `known` the share of its
-    words the knowledge base has (LexicalIndex.known_share)."""
+def signals(c: Candidates, coverage: float, same_article: bool, attainable: float = 0.0, known: float = 1.0) -> dict[str, float]:
+    """Scale-aware features of one query's retrieval, the inputs of the confidence model: `coverage` is the
+    share of the query's evidence words the top chunk has (LexicalIndex.coverage), `attainable` the BM25 score
+    the query's words could reach at best (LexicalIndex.attainable), `known` the share of its words the
+    knowledge base has (LexicalIndex.known_share)."""
     # Confidence looks at the sections' own similarities: a title mixed in lifts a query no article answers too.
     d = c.dense_raw if c.dense_raw is not None else c.dense_scores
-    distinct = evidence_words(query_tokens)
     return {
         "dense_top": float(d[0]) if len(d) else 0.0,
         "dense_gap": float(d[0] - d[min(9, len(d) - 1)]) if len(d) else 0.0,
         "bm25_share": min(1.0, float(c.lex_scores[0]) / attainable) if len(c.lex_scores) and attainable > 0 else 0.0,
-        "coverage": len(distinct & set(top_tokens)) / len(distinct) if distinct else 0.0,
+        "coverage": coverage,
         "known": known,
         "agree": 1.0 if same_article else 0.0,
         "bias": 1.0,
@@ -114,3 +112,37 @@ class Calibration:
         w = self.weights(model, mode)
         z = sum(w.get(name, 0.0) * sig.get(name, 0.0) for name in FEATURES)
         return round(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))), 4)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Chunk ids and scores, best first, and the confidence that the first answers the query."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    confidence: float
+    signals: dict[str, float]
+
+
+class Ranker:
+    """Ranks one snapshot's candidates; built once per snapshot with the settings' fusion and lift."""
+
+    def __init__(self, lexical, article_of: np.ndarray, identifiers, fusion: FusionParams, identifier_boost: float,
+                 model_name: str, calibration: Calibration | None = None):
+        self.lexical, self.article_of, self.identifiers = lexical, article_of, identifiers
+        self.fusion, self.identifier_boost, self.model_name = fusion, identifier_boost, model_name
+        self.calibration = calibration or Calibration()
+
+    def signals(self, c: Candidates, query, top_chunk: int | None) -> dict[str, float]:
+        d, l = c.dense_ids, c.lex_ids
+        same = bool(len(d) and len(l) and self.article_of[d[0]] == self.article_of[l[0]])
+        tokens = list(query.tokens)
+        coverage = self.lexical.coverage(tokens, top_chunk) if top_chunk is not None else 0.0
+        return signals(c, coverage, same, self.lexical.attainable(tokens), self.lexical.known_share(tokens))
+
+    def rank(self, c: Candidates, query, mode: str, fusion: FusionParams | None = None) -> Ranked:
+        ids, scores = fuse(c, mode, fusion or self.fusion)
+        if query.identifiers and mode == "hybrid":
+            ids, scores = lift_identifiers(ids, scores, self.identifiers.coverage(query.identifiers, ids), self.identifier_boost)
+        sig = self.signals(c, query, int(ids[0]) if len(ids) else None)
+        return Ranked(ids, scores, self.calibration.confidence(self.model_name, mode, sig), sig)

@@ -1,33 +1,19 @@
 """Snippets: the part of a chunk that best matches the query, HTML-escaped, matched words in <mark>."""
 from __future__ import annotations
 
-import functools
 import html
 import re
-import unicodedata
 
-from .lexical import CHINESE_STOPWORDS, ENGLISH_STOPWORDS, _get_jieba, _stem
+from .lexical import match_terms, stem
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[._'][A-Za-z0-9]+)*")
-_CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 
-
-@functools.lru_cache(maxsize=1024)
-def query_terms(query: str) -> tuple[frozenset[str], frozenset[str]]:
-    """(stems of the query's Latin words, the query's CJK words of two or more characters); remembered, as one
-    search makes a snippet for every section it shows."""
-    query = unicodedata.normalize("NFKC", query).lower()
-    stems = {_stem(w) for w in _WORD_RE.findall(query) if w not in ENGLISH_STOPWORDS and len(w) > 1}
-    cjk: set[str] = set()
-    for run in _CJK_RUN_RE.findall(query):
-        words = [w for w in _get_jieba().cut_for_search(run) if len(w) > 1 and w not in CHINESE_STOPWORDS]
-        cjk.update(words or ([run] if len(run) > 1 else []))
-    return frozenset(stems), frozenset(cjk)
+Terms = tuple[frozenset[str], frozenset[str]]  # kb.lexical.match_terms of the query
 
 
 def match_spans(text: str, stems: frozenset[str], cjk: frozenset[str]) -> list[tuple[int, int]]:
     """Character spans of text that match the query terms, merged and sorted."""
-    spans = [m.span() for m in _WORD_RE.finditer(text) if _stem(m.group().lower()) in stems]
+    spans = [m.span() for m in _WORD_RE.finditer(text) if stem(m.group().lower()) in stems]
     lowered = text.lower()
     for word in cjk:
         start = lowered.find(word)
@@ -54,10 +40,11 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def make_snippet(text: str, query: str, width: int = 220) -> str:
-    """HTML-safe snippet of about `width` characters around the densest cluster of matches."""
+def make_snippet(text: str, terms: Terms | str, width: int = 220) -> str:
+    """HTML-safe snippet of about `width` characters around the densest cluster of the query's terms
+    (`match_terms` of the query, or the query itself)."""
     text = " ".join(text.replace("\n- ", " · ").split())
-    stems, cjk = query_terms(query)
+    stems, cjk = match_terms(terms) if isinstance(terms, str) else terms
     spans = match_spans(text, stems, cjk)
     if len(text) <= width:
         return highlight(text, spans)

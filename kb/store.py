@@ -3,8 +3,13 @@
 Layout::
 
     index/current -> builds/20261125T051500Z-4242   (a relative symlink, replaced with os.replace)
-    index/builds/<name>/manifest.json, vectors.faiss, chunks.jsonl, articles.json, lexical/
+    index/builds/<name>/manifest.json, vectors.faiss, chunks.jsonl, articles.json, pages.json, listings.json,
+                        titles.npy, lexical/, tokens.jsonl, outlines.json
     index/.build.lock                                 (held by a running build)
+
+A build folder holds everything serving needs, made at build time: loading parses and memory-maps, and a
+request never renders Markdown, tokenizes stored text or scans every chunk. `tokens.jsonl` and
+`outlines.json` are for the next build (re-tokenizing and link-checking only what changed).
 
 A reader resolves `current` once and reads only that folder, so it never sees half an index.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,21 +26,22 @@ from typing import Any
 import numpy as np
 
 from .articles import Article, Category
+from .bm25 import LexicalIndex
+from .catalog import Page
 from .chunking import Chunk
-from .errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
+from .errors import IndexCorrupt, IndexNotBuilt
 from .index import VectorIndex
-from .lexical import LexicalIndex, chunk_document
-from .render import render_markdown
+from .manifest import FORMAT_VERSION, MANIFEST, REBUILD_HINT, Manifest, require_servable  # noqa: F401
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.json"
+PAGES = "pages.json"  # per article id: sanitized HTML and table of contents
+LISTINGS = "listings.json"  # translation groups and category listings per interface locale
 LEXICAL = "lexical"
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
 TITLES = "titles.npy"  # one title vector per article, in articles.json order; a zero row where none
-REBUILD_HINT = "run: python scripts/build_index.py --full"
+BUILD_HINT = "run: kb build (or python scripts/build_index.py)"
 
 
 def current_link(index_dir: str | Path) -> Path:
@@ -49,17 +56,8 @@ def current_build(index_dir: str | Path) -> Path | None:
     return link.resolve()
 
 
-def read_manifest(build_dir: str | Path) -> dict[str, Any]:
-    path = Path(build_dir) / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IndexCorrupt(f"{path}: missing; {REBUILD_HINT}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexCorrupt(f"{path}: unreadable ({exc}); {REBUILD_HINT}") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatch(f"{path}: index format {manifest.get('format_version')} but this kb reads {FORMAT_VERSION}; {REBUILD_HINT}")
-    return manifest
+def read_manifest(build_dir: str | Path) -> Manifest:
+    return Manifest.read(build_dir)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -70,32 +68,52 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_build(index_dir: str | Path, name: str, manifest: dict[str, Any], articles: list[Article],
-                chunks: list[Chunk], vectors: VectorIndex, lexical: LexicalIndex,
-                tokens: list[list[str]] | None = None, outlines: dict[str, Any] | None = None,
-                titles: np.ndarray | None = None) -> Path:
-    """Write a complete build folder (under a temporary name, renamed when complete) and return it."""
+@dataclass
+class BuildFiles:
+    """Everything one build writes, assembled in memory by kb.build."""
+
+    manifest: Manifest
+    articles: list[Article]
+    chunks: list[Chunk]
+    vectors: VectorIndex
+    lexical: LexicalIndex
+    tokens: list[list[str]]
+    titles: np.ndarray
+    pages: dict[str, Page]
+    listings: dict[str, Any]
+    outlines: dict[str, Any] | None = None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None) -> Path:
+    """Write a complete build folder (under a temporary name, renamed when complete) and return it.
+    `fault(stage)` is the build's fault-injection point (tests stop a build in the middle of writing)."""
     builds = Path(index_dir) / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     tmp = builds / f".tmp-{name}"
     tmp.mkdir()
-    vectors.save(tmp)
+    files.vectors.save(tmp)
     (tmp / LEXICAL).mkdir()
-    lexical.save(tmp / LEXICAL)
+    files.lexical.save(tmp / LEXICAL)
     with open(tmp / CHUNKS, "w", encoding="utf-8") as f:
-        for chunk in chunks:
+        for chunk in files.chunks:
             f.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-    (tmp / ARTICLES).write_text(json.dumps([a.to_dict() for a in articles], ensure_ascii=False), encoding="utf-8")
-    if outlines is not None:
-        (tmp / OUTLINES).write_text(json.dumps(outlines, ensure_ascii=False), encoding="utf-8")
-    if titles is not None:
-        np.save(tmp / TITLES, np.ascontiguousarray(titles, dtype=np.float32))
-    if tokens is not None:
-        with open(tmp / TOKENS, "w", encoding="utf-8") as f:
-            for words in tokens:
-                f.write(json.dumps(words, ensure_ascii=False) + "\n")
+    if fault:
+        fault("mid-write")
+    _write_json(tmp / ARTICLES, [a.to_dict() for a in files.articles])
+    _write_json(tmp / PAGES, {aid: p.to_dict() for aid, p in files.pages.items()})
+    _write_json(tmp / LISTINGS, files.listings)
+    if files.outlines is not None:
+        _write_json(tmp / OUTLINES, files.outlines)
+    np.save(tmp / TITLES, np.ascontiguousarray(files.titles, dtype=np.float32))
+    with open(tmp / TOKENS, "w", encoding="utf-8") as f:
+        for words in files.tokens:
+            f.write(json.dumps(words, ensure_ascii=False) + "\n")
     # The manifest is written last: a folder without one is never a complete build.
-    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    files.manifest.write(tmp)
     for path in tmp.rglob("*"):
         if path.is_file():
             with open(path, "rb") as f:
@@ -138,26 +156,32 @@ class Snapshot:
     """One loaded build: read-only after load, shared by every request of the process."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     articles: dict[str, Article]
     chunks: list[Chunk]
     vectors: VectorIndex
     lexical: LexicalIndex
     categories: dict[str, Category]
-    _html: dict[str, str]
+    pages: dict[str, Page]
+    groups: dict[str, list[str]]  # translation group → its public article ids, by locale
+    listings: dict[str, dict[str, list[str]]]  # category → interface locale → public article ids, browse order
     titles: np.ndarray | None = None  # title vectors, one row per article in `articles` order (zero: none)
 
-    def lexical_tokens(self, chunk_id: int) -> list[str]:
-        """The BM25 tokens of one chunk (computed on demand; used for query-coverage confidence)."""
-        chunk = self.chunks[chunk_id]
-        return chunk_document(chunk.title, chunk.heading_path, chunk.text, chunk.tags)
-
     def html(self, article_id: str) -> str:
-        """The article's sanitized HTML, rendered on first use and kept (a load need not render every article)."""
-        html = self._html.get(article_id)
-        if html is None:
-            html = self._html[article_id] = render_markdown(self.articles[article_id].body)
-        return html
+        """The article's sanitized HTML (rendered at build time)."""
+        return self.pages[article_id].html
+
+    def toc(self, article_id: str) -> list[tuple[str, str]]:
+        """(anchor, heading) of the article's top-level sections."""
+        return list(self.pages[article_id].toc)
+
+    def translations(self, article: Article) -> list[Article]:
+        """The public translations of an article (itself excluded), by locale."""
+        return [self.articles[i] for i in self.groups.get(article.translation_group, []) if i != article.id]
+
+    def listing(self, category: str, locale: str) -> list[Article]:
+        """A category's public articles as a reader browsing in `locale` sees them."""
+        return [self.articles[i] for i in self.listings.get(category, {}).get(locale, [])]
 
 
 def read_outlines(build_dir: str | Path | None) -> dict[str, Any]:
@@ -179,37 +203,44 @@ def read_tokens(build_dir: str | Path, count: int) -> list[list[str]] | None:
     return tokens if len(tokens) == count else None
 
 
+def read_pages(build_dir: str | Path | None) -> dict[str, Page]:
+    """A build's rendered pages (empty when unreadable: the next build renders them again)."""
+    try:
+        data = json.loads((Path(build_dir) / PAGES).read_text(encoding="utf-8")) if build_dir else {}
+        return {aid: Page.from_dict(p) for aid, p in data.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:
     """Load and check one build folder; a mismatch with the configured model is refused, not searched."""
     build_dir = Path(build_dir)
     manifest = read_manifest(build_dir)
-    if model_name is not None and manifest.get("model") != model_name:
-        raise IndexMismatch(
-            f"{build_dir}: index built with model {manifest.get('model')!r}, but the configured model is {model_name!r}; {REBUILD_HINT}"
-        )
-    if dim is not None and manifest.get("dim") != dim:
-        raise IndexMismatch(f"{build_dir}: index dimension {manifest.get('dim')} != model dimension {dim}; {REBUILD_HINT}")
+    require_servable(manifest, build_dir, model_name, dim)
     try:
         with open(build_dir / CHUNKS, encoding="utf-8") as f:
             chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
         articles = {a["id"]: Article.from_dict(a) for a in json.loads((build_dir / ARTICLES).read_text(encoding="utf-8"))}
+        pages = {aid: Page.from_dict(p) for aid, p in json.loads((build_dir / PAGES).read_text(encoding="utf-8")).items()}
+        listings = json.loads((build_dir / LISTINGS).read_text(encoding="utf-8"))
+        groups, by_category = listings["groups"], listings["categories"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorrupt(f"{build_dir}: chunks or articles unreadable ({exc}); {REBUILD_HINT}") from None
+        raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
     vectors = VectorIndex.load(build_dir)
     try:
         lexical = LexicalIndex.load(build_dir / LEXICAL)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorrupt(f"{build_dir / LEXICAL}: unreadable BM25 index ({exc}); {REBUILD_HINT}") from None
-    counts = manifest.get("counts", {})
-    if not (len(chunks) == vectors.count() == lexical.n_docs == counts.get("chunks")) or len(articles) != counts.get("articles"):
+    counts = manifest.counts
+    if not (len(chunks) == vectors.count() == lexical.n_docs == counts.get("chunks")) or len(articles) != counts.get("articles") \
+            or set(pages) != set(articles):
         raise IndexCorrupt(
             f"{build_dir}: counts disagree (manifest {counts.get('chunks')} chunks, {counts.get('articles')} articles; "
-            f"found {len(chunks)} chunks, {vectors.count()} vectors, {lexical.n_docs} BM25 rows, {len(articles)} articles); {REBUILD_HINT}"
+            f"found {len(chunks)} chunks, {vectors.count()} vectors, {lexical.n_docs} BM25 rows, {len(articles)} articles, "
+            f"{len(pages)} pages); {REBUILD_HINT}"
         )
-    categories = {
-        slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.get("categories", {}).items()
-    }
-    return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, {},
+    categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
+    return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
                     _read_titles(build_dir, len(articles), vectors.dim))
 
 
@@ -230,7 +261,7 @@ def _read_titles(build_dir: Path, count: int, dim: int) -> np.ndarray | None:
 def load_current(index_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:
     build = current_build(index_dir)
     if build is None:
-        raise IndexNotBuilt(f"no index in {index_dir}; run: python scripts/build_index.py")
+        raise IndexNotBuilt(f"no index in {index_dir}; {BUILD_HINT}")
     if not build.is_dir():
         raise IndexCorrupt(f"{current_link(index_dir)} points to {build}, which does not exist; {REBUILD_HINT}")
     return load_snapshot(build, model_name, dim)

@@ -7,9 +7,6 @@ from typing import Any
 from .search import Hit, Searcher
 from .triage import Triage, UrgentRules, triage
 
-MAX_QUERY_CHARS = 500
-
-
 @dataclass
 class Suggestions:
     hits: list[Hit]
@@ -22,10 +19,10 @@ class Suggestions:
     took_ms: float
 
 
-def request_query(subject: str, description: str) -> str:
-    """What is searched for a request: the subject, then as much of the description as fits."""
+def request_query(subject: str, description: str, max_chars: int) -> str:
+    """What is searched for a request: the subject, then as much of the description as fits (max_query_chars)."""
     text = " ".join(f"{subject.strip()} {description.strip()}".split())
-    return text[:MAX_QUERY_CHARS]
+    return text[:max_chars]
 
 
 def suggest(
@@ -41,7 +38,7 @@ def suggest(
 ) -> Suggestions:
     """Up to k articles at or above min_confidence; urgent topics get the emergency steps instead of
     deflection (the articles are still returned for agents, who are not deflected)."""
-    query = request_query(subject, description)
+    query = request_query(subject, description, searcher.settings.max_query_chars)
     resp = searcher.search(query, locale=locale, audience=audience, k=k)
     tri = triage(f"{subject}\n{description}", resp, rules, chosen_category)
     urgent = tri.urgency == "urgent"

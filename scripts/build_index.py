@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--check", action="store_true", help="build and run the golden queries, but never publish")
     p.add_argument("--force", action="store_true", help="publish even if the golden queries regressed (and say so)")
-    p.add_argument("--strict", action="store_true", help="treat warnings (unknown front-matter fields) as errors")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings (unknown front-matter fields, broken links) and skipped invalid articles as errors: "
+                        "nothing is published")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; only the summary and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="list every new, edited and deleted article")
     args = p.parse_args(argv)
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = build_index(settings, full=args.full, skip_invalid=args.skip_invalid, dry_run=args.dry_run,
-                             check_only=args.check, force=args.force, progress=progress)
+                             check_only=args.check, force=args.force, strict=args.strict, progress=progress)
     except BuildError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)
@@ -76,12 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if report.forced:
         print("forced: published although the golden queries regressed (--force)", file=sys.stderr)
     print(report.summary())
-    if args.check and report.golden is not None and not report.golden.passed:
-        return 1
-    if args.strict and (report.warnings or report.skipped_invalid):
-        print("strict: warnings or invalid articles count as failure", file=sys.stderr)
-        return 1
-    return 0
+    for failure in report.gate_failures:
+        print(f"check: {failure}", file=sys.stderr)
+    return 1 if report.gate_failures else 0
 
 
 if __name__ == "__main__":

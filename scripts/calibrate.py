@@ -29,9 +29,9 @@ def rows_for(searcher, replays, mode: str, params: FusionParams):
     for r in replays:
         ids, _ = fuse(r.candidates, mode, params)
         top = int(ids[0]) if len(ids) else None
-        sig = searcher.signals(r.candidates, r.tokens, top)
+        sig = searcher.ranker.signals(r.candidates, r.analysed, top)
         X.append([sig[f] for f in FEATURES])
-        right = top is not None and searcher._article[top] in set(r.query.gold)
+        right = top is not None and searcher.retriever.article_of[top] in set(r.query.gold)
         y.append(1 if right else 0)
         no_answer.append(not r.query.gold)
     return X, y, no_answer

@@ -97,8 +97,8 @@ def app(shared_index, embedder):
     db = Path(shared_index.index_dir).parent / "kb.sqlite3"
     return create_app({
         "TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
-        "KB_EMBEDDER": embedder, "KB_DB_PATH": str(db), "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "test",
-    })
+        "KB_DB_PATH": str(db), "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "test",
+    }, embedder=embedder)
 
 
 @pytest.fixture

@@ -25,11 +25,13 @@ def postgres():
 def store_app(request, shared_index, embedder, tmp_path):
     url = f"sqlite:///{tmp_path / 'log.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("postgres").url
     app = create_app({"TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
-                      "KB_EMBEDDER": embedder, "KB_DATABASE_URL": url, "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "t",
-                      "KB_DB_PATH": str(tmp_path / "unused.sqlite3")})
+                      "KB_DATABASE_URL": url, "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "t",
+                      "KB_DB_PATH": str(tmp_path / "unused.sqlite3")}, embedder=embedder)
     yield app
-    engine = app.extensions["kb_db"]
+    engine = app.extensions["kb"].db
     db.metadata.drop_all(engine)
+    with engine.begin() as conn:  # the migrations' own table too: the next test migrates a clean database
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
 
 
@@ -155,8 +157,8 @@ def test_a_scripted_session_of_users_is_what_the_dashboard_shows(shared_index, e
     import simulate_users
 
     app = create_app({"KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
-                      "KB_EMBEDDER": embedder, "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
-                      "SECRET_KEY": "t"})
+                      "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
+                      "SECRET_KEY": "t"}, embedder=embedder)
     with LiveServer(app) as live:
         assert simulate_users.main(["--base", live.url, "--queries", str(DATA / "kb" / "golden.jsonl"),
                                     "--users", "30", "--ticket-share", "0.4", "--seed", "3"]) == 0

@@ -93,7 +93,7 @@ def test_create_app_without_index_says_what_to_run(tmp_path, embedder):
     from webapp import create_app
 
     with pytest.raises(IndexNotBuilt, match="scripts/build_index.py"):
-        create_app({"KB_INDEX_DIR": str(tmp_path), "KB_EMBEDDER": embedder})
+        create_app({"KB_INDEX_DIR": str(tmp_path)}, embedder=embedder)
 
 
 def test_every_setting_is_documented_in_readme():

@@ -72,6 +72,18 @@ def test_broken_links_are_reported(settings, kb_dir):
     assert run_build(settings, "-q", "--strict").returncode == 1
 
 
+def test_strict_build_with_a_broken_link_is_not_published(settings, kb_dir):
+    """--strict blocks publishing as the golden gate does (it used to exit 1 after publishing)."""
+    assert run_build(settings, "-q").returncode == 0
+    live = (Path(settings.index_dir) / "current").resolve()
+    path = kb_dir / "lost-2fa-en.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\nSee [fees](/articles/no-such-article).\n", encoding="utf-8")
+    proc = run_build(settings, "-q", "--strict")
+    assert proc.returncode == 1 and "no article 'no-such-article'" in proc.stderr and "not published" in proc.stderr
+    assert (Path(settings.index_dir) / "current").resolve() == live
+    assert not [p for p in (Path(settings.index_dir) / "builds").iterdir() if p != live]  # the refused build is gone
+
+
 def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     """scripts/bench.py end to end on the fixture and on a small synthetic knowledge base (figures, not goals)."""
     import json

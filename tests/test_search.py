@@ -158,9 +158,9 @@ def test_title_vector_is_mixed_into_each_sections_dense_score(shared_index, embe
     w = shared_index.title_weight
     assert w > 0
     q = embedder.encode_queries(["充值未到账"])[0]
-    mask = plain._mask(None, None, "all")
-    ids0, s0, _ = plain._dense(q, mask)
-    ids1, s1, raw1 = titled._dense(q, mask)
+    mask = plain.retriever.mask(None, None, "all")
+    ids0, s0, _ = plain.retriever.dense(q, mask)
+    ids1, s1, raw1 = titled.retriever.dense(q, mask)
     assert np.allclose(raw1, s0)  # the sections' own scores, kept for the confidence
     assert sorted(ids0.tolist()) == sorted(ids1.tolist())
     raw = dict(zip(ids0.tolist(), s0.tolist()))

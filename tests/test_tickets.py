@@ -28,8 +28,8 @@ def test_urgent_topics_get_the_emergency_path_not_deflection(client):
 
 def test_threshold_hides_weak_suggestions(app, client, monkeypatch):
     assert suggest(client, subject="how do I bake sourdough bread at home").get_json()["no_answer"]
-    settings = app.config["KB_SETTINGS"]
-    monkeypatch.setitem(app.config, "KB_SETTINGS", settings.replace(ticket_min_confidence=1.01))
+    state = app.extensions["kb"]
+    monkeypatch.setattr(state, "settings", state.settings.replace(ticket_min_confidence=1.01))
     body = suggest(client, subject="withdrawal pending review").get_json()
     assert body["suggestions"] == [] and body["no_answer"]
 

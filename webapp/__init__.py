@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -11,12 +10,12 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from kb.config import Settings
-from kb.embed import load_embedder
+from kb.embed import Embedder, load_embedder
 from kb.live import LiveIndex
-
 from kb.triage import UrgentRules
 
 from . import auth, db, i18n
+from .state import KBState
 
 
 def split_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -29,27 +28,26 @@ def split_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict
     return kb_values, flask_values
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """App factory: settings from KB_* variables overridden by `config`; model and index loaded once here."""
+def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | None = None) -> Flask:
+    """App factory: settings from KB_* variables overridden by `config` (checked: a bad or unknown setting
+    stops the start with a message naming it); model and index loaded once here. `embedder` replaces the
+    configured model (tests pass the one they already loaded)."""
     app = Flask(__name__)
     kb_values, flask_values = split_config(config)
+    settings = Settings.from_env(**kb_values)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("KB_SECRET_KEY"),
-        MAX_CONTENT_LENGTH=64 * 1024,
+        SECRET_KEY=settings.secret_key or None,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
     )
     app.config.update(flask_values)
-    settings = Settings.from_env(**kb_values)
-    app.config["KB_SETTINGS"] = settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    embedder = app.config.get("KB_EMBEDDER") or load_embedder(settings.model, settings.threads)
-    app.extensions["kb"] = LiveIndex(settings, embedder)
-
+    live = LiveIndex(settings, embedder or load_embedder(settings.model, settings.threads))
+    app.extensions["kb"] = KBState(settings, live, UrgentRules.load(settings.urgent_topics or None))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = auth.persistent_secret(Path(settings.db_path).parent / "secret-key")
-    app.extensions["kb_urgent"] = UrgentRules.load(settings.urgent_topics or None)
 
     from .agent import bp as agent_bp
     from .api import bp as api_bp

@@ -1,14 +1,15 @@
 """The agent view (behind login): request queue, suggestions with internal articles, reply box, feedback."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 
 from kb.suggest import suggest
 
 from . import db
 from .auth import agent_required, check_login, current_agent
 from .params import MAX_K, ParamError, int_param, locale_param, query_param
-from .views import live, log_response
+from .state import searcher, settings, state
+from .views import log_response
 
 bp = Blueprint("agent", __name__)
 
@@ -26,7 +27,7 @@ def login():
             local = target.startswith("/") and not target.startswith("//") and "\\" not in target
             return redirect(target if local else url_for("agent.queue"))
         error = "Wrong name or password/token."
-    users = bool(current_app.extensions["kb_agents"]["users"])
+    users = bool(state().agents["users"])
     return render_template("agent_login.html", error=error, users=users), 401 if error else 200
 
 
@@ -52,8 +53,8 @@ def detail(request_id: int):
     req = db.get_request(request_id)
     if req is None:
         abort(404, description=f"no request #{request_id}")
-    result = suggest(live().searcher, current_app.extensions["kb_urgent"], req["subject"], req["description"],
-                     audience="all", min_confidence=current_app.config["KB_SETTINGS"].agent_min_confidence, k=8)
+    result = suggest(searcher(), state().urgent, req["subject"], req["description"],
+                     audience="all", min_confidence=settings().agent_min_confidence, k=8)
     return render_template("agent_request.html", req=req, result=result, feedback=db.feedback_for(request_id),
                            agent=current_agent())
 
@@ -65,7 +66,7 @@ def feedback(request_id: int):
         abort(404, description=f"no request #{request_id}")
     data = request.get_json(silent=True) or request.form
     article_id, verdict = data.get("article_id"), data.get("verdict")
-    if article_id not in live().searcher.snapshot.articles:
+    if article_id not in searcher().snapshot.articles:
         raise ParamError("article_id", "unknown article")
     if verdict not in ("used", "wrong"):
         raise ParamError("verdict", "use 'used' or 'wrong'")
@@ -94,10 +95,6 @@ def reply(request_id: int):
 @agent_required
 def agent_search():
     q = query_param(request.args)
-    resp = live().searcher.search(q, locale=locale_param(request.args), audience="all", k=int_param(request.args, "k", 10, 1, MAX_K))
+    resp = searcher().search(q, locale=locale_param(request.args), audience="all", k=int_param(request.args, "k", 10, 1, MAX_K))
     log_response("agent", resp)  # agents' searches show writers what agents look for and do not find
-    return jsonify(ok=True, query=q, no_answer=resp.no_answer, results=[
-        {"id": h.id, "title": h.title, "audience": h.audience, "section": h.section, "url": h.url, "snippet": h.snippet,
-         "passage": h.sections[0].text, "confidence": h.confidence, "locale": h.locale, "category": h.category}
-        for h in resp.results
-    ])
+    return jsonify(ok=True, query=q, no_answer=resp.no_answer, results=[h.to_json("agent") for h in resp.results])

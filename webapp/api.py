@@ -5,33 +5,26 @@ import functools
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 
 from .params import MAX_K, category_param, int_param, locale_param, query_param
-from .views import article_view, live, log_response
+from .state import searcher, settings, state
+from .views import article_view, log_response
 
 bp = Blueprint("api", __name__)
 
 
-def hit_json(hit) -> dict:
-    return {
-        "id": hit.id, "title": hit.title, "section": hit.section, "url": hit.url, "score": hit.score,
-        "confidence": hit.confidence, "snippet": hit.snippet, "locale": hit.locale, "category": hit.category,
-        "sections": [{"heading": s.heading, "url": s.url, "snippet": s.snippet} for s in hit.sections],
-    }
-
-
 @bp.get("/api/search")
 def search():
-    searcher = live().searcher
+    s = searcher()
     q = query_param(request.args)
     locale = locale_param(request.args)
-    category = category_param(request.args, searcher.snapshot.categories)
+    category = category_param(request.args, s.snapshot.categories)
     k = int_param(request.args, "k", 10, 1, MAX_K)
-    resp = searcher.search(q, locale=locale, category=category, audience="public", k=k)
+    resp = s.search(q, locale=locale, category=category, audience="public", k=k)
     log_response("api", resp)
     return jsonify(
-        ok=True, query=resp.query, results=[hit_json(h) for h in resp.results], count=len(resp.results),
+        ok=True, query=resp.query, results=[h.to_json("api") for h in resp.results], count=len(resp.results),
         locale=resp.locale, detected_locale=resp.detected_locale, fallback=resp.fallback,
         no_answer=resp.no_answer, confidence=resp.confidence, mode=resp.mode, took_ms=resp.took_ms, notes=resp.notes,
     )
@@ -57,12 +50,12 @@ def _spec() -> dict:
 
 @bp.get("/healthz")
 def healthz():
-    index = live()
-    snap = index.searcher.snapshot
+    index = state().live
+    snap = searcher().snapshot
     m = snap.manifest
     return jsonify(
         ok=True, index_loaded=True, build=snap.path.name, built_at=m["built_at"], model=m["model"], dim=m["dim"],
         articles=m["counts"]["articles"], public_articles=m["counts"]["public_articles"], chunks=m["counts"]["chunks"],
         by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error,
-        retriever=current_app.config["KB_SETTINGS"].retriever,
+        retriever=settings().retriever,
     )

@@ -44,19 +44,19 @@ def persistent_secret(path: Path) -> str:
 
 
 def init_app(app: Flask) -> None:
-    settings = app.config["KB_SETTINGS"]
+    settings = app.extensions["kb"].settings
     users = load_users(settings.agent_users) if settings.agent_users else {}
     token = settings.agent_token
     if not token and not users:
         token_file = Path(settings.db_path).parent / "agent-token"
         token = persistent_secret(token_file)
         log.warning("no agent token or users configured: agents log in with the token in %s", token_file)
-    app.extensions["kb_agents"] = {"token": token, "users": users}
+    app.extensions["kb"].agents = {"token": token, "users": users}
 
 
 def check_login(name: str, secret: str) -> str | None:
     """The agent's name if the credentials are right, else None."""
-    agents = current_app.extensions["kb_agents"]
+    agents = current_app.extensions["kb"].agents
     if agents["users"]:
         hashed = agents["users"].get(name)
         return name if hashed and check_password_hash(hashed, secret) else None

@@ -1,10 +1,11 @@
 """The app's store: requests, deflections, agent feedback, the search log and helpful votes.
 
 SQLAlchemy Core over embedded SQLite by default (KB_DB_PATH) or any URL in KB_DATABASE_URL (PostgreSQL:
-postgresql+psycopg://...). One engine per app, created in the factory; tables are created on start."""
+postgresql+psycopg://...). One engine per app, created in the factory; its schema is migrated to the newest revision on start (webapp.migrate, Alembic)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,12 @@ def make_engine(url: str) -> sa.Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):
-            conn.execute("PRAGMA journal_mode=WAL")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                # Another process holds the lock while it switches the new file to WAL (which then persists in
+                # the file): switching mode does not wait for a lock, so this connection goes on without it.
+                pass
             conn.execute("PRAGMA foreign_keys=ON")
 
         return engine
@@ -106,16 +112,17 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def init_app(app: Flask) -> None:
-    settings = app.config["KB_SETTINGS"]
+    settings = app.extensions["kb"].settings
     engine = make_engine(database_url(settings))
-    metadata.create_all(engine)
-    app.extensions["kb_db"] = engine
+    from .migrate import upgrade  # Alembic, to head (stamps a database made by create_all at the baseline)
+    upgrade(engine)
+    app.extensions["kb"].db = engine
     with app.app_context():
         purge_older_than(settings.log_retention_days)  # retention is applied at every start
 
 
 def engine() -> sa.Engine:
-    return current_app.extensions["kb_db"]
+    return current_app.extensions["kb"].db
 
 
 def _row(row) -> dict[str, Any] | None:
@@ -184,7 +191,8 @@ def feedback_for(request_id: int) -> dict[str, str]:
 
 def log_search(surface: str, query: str, locale: str | None, result_ids: list[str], top_score: float | None,
                no_answer: bool, session: str | None = None) -> int:
-    return _insert(search_log, surface=surface, query=query[:500], locale=locale, result_ids=result_ids,
+    limit = current_app.extensions["kb"].settings.max_query_chars
+    return _insert(search_log, surface=surface, query=query[:limit], locale=locale, result_ids=result_ids,
                    top_score=top_score, no_answer=no_answer, session=session)
 
 

@@ -7,7 +7,6 @@ from werkzeug.exceptions import BadRequest
 
 from kb.config import LOCALES
 
-MAX_QUERY_CHARS = 500
 MAX_K = 50
 
 
@@ -33,7 +32,9 @@ def text_param(values: Mapping[str, Any], name: str, limit: int, required: bool 
 
 
 def query_param(args: Mapping[str, Any], name: str = "q", required: bool = True) -> str:
-    return text_param(args, name, MAX_QUERY_CHARS, required)
+    from .state import settings
+
+    return text_param(args, name, settings().max_query_chars, required)
 
 
 def int_param(args: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:

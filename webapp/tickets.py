@@ -5,14 +5,14 @@ import json
 import re
 import secrets
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 
 from kb.suggest import Suggestions, request_query, suggest
 
 from . import db
 from .i18n import ui_locale
 from .params import ParamError, locale_param, text_param
-from .views import live
+from .state import searcher, settings, state
 
 bp = Blueprint("tickets", __name__)
 
@@ -22,7 +22,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 def suggestions_json(s: Suggestions) -> dict:
-    snap = live().searcher.snapshot
+    snap = searcher().snapshot
     emergency = None
     if s.emergency:
         articles = [snap.articles[a] for a in s.emergency.get("articles", []) if a in snap.articles]
@@ -32,11 +32,7 @@ def suggestions_json(s: Suggestions) -> dict:
         }
     return {
         "ok": True,
-        "suggestions": [
-            {"id": h.id, "title": h.title, "section": h.section, "url": h.url, "snippet": h.snippet,
-             "confidence": h.confidence, "locale": h.locale, "category": h.category}
-            for h in s.hits
-        ],
+        "suggestions": [h.to_json("suggest") for h in s.hits],
         "triage": s.triage.to_dict(), "urgent": s.urgent, "no_answer": s.no_answer, "confidence": s.confidence,
         "locale": s.locale, "emergency": emergency, "took_ms": s.took_ms,
     }
@@ -52,7 +48,7 @@ def _article_ids(data, name: str) -> list[str]:
             raise ParamError(name, "must be a JSON list of article ids") from None
     if not isinstance(raw, list):
         raise ParamError(name, "must be a list of article ids")
-    known = live().searcher.snapshot.articles
+    known = searcher().snapshot.articles
     return [a for a in raw[:20] if isinstance(a, str) and a in known]
 
 
@@ -71,11 +67,10 @@ def api_suggest():
     if not (subject or description):
         raise ParamError("subject", "give a subject or a description")
     locale = locale_param(data)
-    settings = current_app.config["KB_SETTINGS"]
-    result = suggest(live().searcher, current_app.extensions["kb_urgent"], subject, description, locale=locale,
-                     audience="public", min_confidence=settings.ticket_min_confidence)
+    result = suggest(searcher(), state().urgent, subject, description, locale=locale,
+                     audience="public", min_confidence=settings().ticket_min_confidence)
     session_id = text_param(data, "session", 64, required=False) or None
-    db.log_search("ticket", request_query(subject, description), result.locale, [h.id for h in result.hits],
+    db.log_search("ticket", request_query(subject, description, settings().max_query_chars), result.locale, [h.id for h in result.hits],
                   result.confidence, result.no_answer, session_id)
     return jsonify(suggestions_json(result))
 
@@ -84,7 +79,7 @@ def api_suggest():
 def api_deflect():
     data = _json_body()
     article_ids = _article_ids({"a": [data.get("article_id")]}, "a")
-    if not article_ids or not live().searcher.snapshot.articles[article_ids[0]].is_public:
+    if not article_ids or not searcher().snapshot.articles[article_ids[0]].is_public:
         raise ParamError("article_id", "unknown article")
     query = text_param(data, "query", MAX_SUBJECT + MAX_DESCRIPTION + 1, required=False)
     session_id = text_param(data, "session", 64, required=False) or None
@@ -102,8 +97,7 @@ def new_request():
 
 
 def _categories():
-    snap = live().searcher.snapshot
-    return sorted(snap.categories.values(), key=lambda c: c.order)
+    return sorted(searcher().snapshot.categories.values(), key=lambda c: c.order)
 
 
 @bp.post("/support/new")
@@ -119,14 +113,14 @@ def submit_request():
     if "email" not in errors and not _EMAIL_RE.match(values["email"]):
         errors["email"] = "not an e-mail address"
     category = form.get("category") or None
-    if category and category not in live().searcher.snapshot.categories:
+    if category and category not in searcher().snapshot.categories:
         errors["category"] = "unknown category"
     if errors:
         return render_template("ticket_form.html", form=form, errors=errors, session_id=form.get("session", ""),
                                categories=_categories()), 400
     locale = ui_locale()
-    result = suggest(live().searcher, current_app.extensions["kb_urgent"], values["subject"], values["description"],
-                     locale=None, audience="public", min_confidence=current_app.config["KB_SETTINGS"].ticket_min_confidence,
+    result = suggest(searcher(), state().urgent, values["subject"], values["description"],
+                     locale=None, audience="public", min_confidence=settings().ticket_min_confidence,
                      chosen_category=category)
     request_id = db.create_request(
         subject=values["subject"], description=values["description"], email=values["email"], locale=locale,

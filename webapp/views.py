@@ -3,19 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from kb.present import article_url
 
-from kb.live import LiveIndex
-from kb.search import article_url
-
-
-def live() -> LiveIndex:
-    return current_app.extensions["kb"]
+from .state import searcher
 
 
 def visible_article(article_id: str, internal: bool = False):
     """The article if the reader may see it, else None: internal articles only for logged-in agents."""
-    article = live().searcher.snapshot.articles.get(article_id)
+    article = searcher().snapshot.articles.get(article_id)
     if article is None or article.status != "published" or (article.audience == "internal" and not internal):
         return None
     return article
@@ -25,13 +20,9 @@ def article_view(article_id: str, internal: bool = False) -> dict[str, Any] | No
     article = visible_article(article_id, internal)
     if article is None:
         return None
-    snap = live().searcher.snapshot
-    translations = sorted(
-        ({"id": a.id, "locale": a.locale, "title": a.title, "url": article_url(a.id)}
-         for a in snap.articles.values()
-         if a.translation_group == article.translation_group and a.id != article.id and a.is_public),
-        key=lambda t: t["locale"],
-    )
+    snap = searcher().snapshot
+    translations = [{"id": a.id, "locale": a.locale, "title": a.title, "url": article_url(a.id)}
+                    for a in snap.translations(article)]
     category = snap.categories.get(article.category)
     return {
         "id": article.id, "title": article.title, "locale": article.locale, "category": article.category,

@@ -13,7 +13,7 @@ from .analytics import Filters, dashboard
 from .auth import agent_required, current_agent
 from .charts import bar_chart, hbar_chart
 from .params import ParamError, locale_param
-from .views import live
+from .state import searcher, state
 
 bp = Blueprint("writers", __name__)
 EXPORTS = ("days", "gaps", "articles")
@@ -42,10 +42,10 @@ def _filters() -> tuple[Filters, dt.date, dt.date]:
 
 
 def _figures(f: Filters) -> dict:
-    snap = live().searcher.snapshot
+    snap = searcher().snapshot
     public = {a.id: a.title for a in snap.articles.values()
               if a.is_public and (f.locale is None or a.locale == f.locale)}
-    return dashboard(f, public, encode=live().embedder.encode_queries)
+    return dashboard(f, public, encode=state().live.embedder.encode_queries)
 
 
 @bp.get("/writers/")
