@@ -48,6 +48,9 @@ class CachedEmbedder:
             return np.zeros((0, self.dim), np.float32)
         return np.vstack([found[k] for k in keys])
 
+    def close(self) -> None:
+        self._db.close()
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         # Not cached: query encoding is part of what the harness's queries/s measures.
         return self.inner.encode_queries(texts)

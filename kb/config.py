@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from .errors import KBError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Locales an article may declare; the first is the fallback for the UI.
@@ -117,7 +119,7 @@ class Settings:
         return [(f.name, f.default, f.metadata["help"]) for f in fields(cls)]
 
 
-class SettingsError(ValueError):
+class SettingsError(KBError, ValueError):
     """A setting with a value it does not accept, or an unknown setting: the message names it."""
 
 

@@ -84,6 +84,13 @@ def evaluate(
     """Metrics per mode, side by side, on one index built from `corpus` (or a `sample` of it) with `settings`."""
     cache_dir = Path(cache_dir)
     embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
+    try:
+        return _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample)
+    finally:
+        embedder.close()
+
+
+def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample) -> dict:
     settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample))
     loaded = sample_corpus(load_corpus(corpus), queries, sample)
     t0 = time.perf_counter()

@@ -44,7 +44,8 @@ def _get_jieba():
 
             jieba.setLogLevel(logging.WARNING)
             tokenizer = jieba.Tokenizer()
-            tokenizer.load_userdict(str(_DATA / "userdict.txt"))
+            with open(_DATA / "userdict.txt", "rb") as f:  # a path would be opened by jieba and never closed
+                tokenizer.load_userdict(f)
             tokenizer.initialize()
             _jieba = tokenizer
     return _jieba

@@ -90,15 +90,18 @@ def shared_index(tmp_path_factory, embedder) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session")
-def app(shared_index, embedder):
+@pytest.fixture(scope="module")
+def app(request, shared_index, embedder, tmp_path_factory):
+    """The app over the shared index, with a store of its own for each test module (no module sees another's rows)."""
     from webapp import create_app
 
-    db = Path(shared_index.index_dir).parent / "kb.sqlite3"
-    return create_app({
+    db = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "kb.sqlite3"
+    app = create_app({
         "TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
         "KB_DB_PATH": str(db), "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "test",
     }, embedder=embedder)
+    yield app
+    app.extensions["kb"].db.dispose()
 
 
 @pytest.fixture

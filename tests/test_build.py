@@ -137,7 +137,7 @@ def truncate(path):
 def test_truncated_index_file_is_named(built, embedder):
     build = current_build(built.index_dir)
     truncate(build / "vectors.faiss")
-    with pytest.raises(Exception, match="vectors.faiss"):
+    with pytest.raises(IndexCorrupt, match="vectors.faiss"):
         load_snapshot(build)
 
 

@@ -1,6 +1,7 @@
 """The request form, /api/suggest, deflections and triage."""
 import pytest
 
+from kb.errors import KBError
 from kb.triage import UrgentRules
 
 
@@ -100,5 +101,5 @@ def test_urgent_rules_file_is_configurable(tmp_path):
     rules = UrgentRules.load(path)
     assert [t.key for t in rules.match("the site is down!")] == ["outage"] and not rules.match("hacked")
     path.write_text("topics: [", encoding="utf-8")
-    with pytest.raises(Exception, match="urgent.yml"):
+    with pytest.raises(KBError, match="urgent.yml: cannot read the urgent topics"):
         UrgentRules.load(path)
