@@ -3,28 +3,37 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+PIN := $(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+# Serving needs no torch; KB_MODEL=minilm or st:<path> does: make run EXTRAS=,st
+EXTRAS ?=
 
-.PHONY: install run build serve test bench
+.PHONY: install install-dev run build serve test bench
 
-$(STAMP): requirements.txt
+$(VENV)/.installed-run-$(PIN)$(EXTRAS): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	$(PIP) -e ".[postgres$(EXTRAS)]"
+	touch $@
 
-install: $(STAMP)
+$(VENV)/.installed-dev-$(PIN)$(EXTRAS): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e ".[postgres,dev$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed-run-$(PIN)$(EXTRAS)
+
+install-dev: $(VENV)/.installed-dev-$(PIN)$(EXTRAS)
 
 build: install
-	$(BIN)/python scripts/build_index.py
+	$(BIN)/kb build
 
 serve: install
-	$(BIN)/python scripts/serve.py
+	$(BIN)/kb serve
 
 run: build serve
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest
 
-bench: install
-	$(BIN)/python scripts/bench.py
+bench: install-dev
+	$(BIN)/kb bench

