@@ -30,6 +30,7 @@ from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, KBError
 from .golden import GoldenReport, check_golden
+from .identifiers import IdentifierIndex, about_text
 from .index import VectorIndex, choose_index_type, set_threads
 from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
 from .links import check_links
@@ -297,6 +298,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         manifest=manifest, articles=p.articles, chunks=chunks, vectors=vectors, lexical=LexicalIndex.build(words),
         tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
         listings=make_listings(p.articles, categories), outlines=outlines,
+        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]),
     )
 
 
@@ -304,7 +306,8 @@ def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
     """The new build as serving would load it, without reading it back from disk."""
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
     return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
-                    categories, files.pages, files.listings["groups"], files.listings["categories"], files.titles)
+                    categories, files.pages, files.listings["groups"], files.listings["categories"], files.identifiers,
+                    files.titles)
 
 
 # -- stage 3: write ------------------------------------------------------------------------------

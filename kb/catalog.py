@@ -41,7 +41,8 @@ def make_pages(articles: list[Article], chunks: list[Chunk], previous: dict[str,
 
 def make_listings(articles: list[Article], categories: dict[str, Category]) -> dict[str, Any]:
     """Translation groups (public members, by locale) and, per category and interface locale, the public
-    articles a reader browses: those in the locale, else the English ones; sorted by title."""
+    articles a reader browses: those in the locale (by title), then each topic that has no translation in it,
+    in English where it has one, else in its first language (by title): no topic is unreachable in any locale."""
     public = [a for a in articles if a.is_public]
     groups: dict[str, list[str]] = {}
     for a in sorted(public, key=lambda a: a.locale):
@@ -51,6 +52,11 @@ def make_listings(articles: list[Article], categories: dict[str, Category]) -> d
         in_cat = [a for a in public if a.category == slug]
         by_category[slug] = {}
         for locale in LOCALES:
-            chosen = [a for a in in_cat if a.locale == locale] or [a for a in in_cat if a.locale == "en"]
-            by_category[slug][locale] = [a.id for a in sorted(chosen, key=lambda a: a.title)]
+            local = sorted((a for a in in_cat if a.locale == locale), key=lambda a: a.title)
+            covered = {a.translation_group for a in local}
+            others: dict[str, Article] = {}
+            for a in sorted(in_cat, key=lambda a: (a.locale != "en", LOCALES.index(a.locale) if a.locale in LOCALES else 99)):
+                if a.translation_group not in covered:
+                    others.setdefault(a.translation_group, a)
+            by_category[slug][locale] = [a.id for a in local + sorted(others.values(), key=lambda a: a.title)]
     return {"groups": groups, "categories": by_category}

@@ -63,16 +63,32 @@ def expansion_text(identifiers: Iterable[str]) -> str:
     return " ".join(EXPANSIONS[i] for i in sorted(identifiers) if i in EXPANSIONS)
 
 
-class IdentifierIndex:
-    """Which chunks mention each identifier; built once per loaded index."""
+def about_text(chunk) -> str:
+    """What a chunk is about: its article's title and tags, and its headings (a body mention is not enough)."""
+    return f"{chunk.title}\n{' '.join(chunk.heading_path)}\n{' '.join(chunk.tags)}"
 
-    def __init__(self, texts: Sequence[str]):
-        self.size = len(texts)
+
+class IdentifierIndex:
+    """Which chunks are about each identifier; made at build time (kb.build), loaded with the snapshot."""
+
+    def __init__(self, size: int, postings: dict[str, Sequence[int]]):
+        self.size = size
+        self._postings = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "IdentifierIndex":
         postings: dict[str, list[int]] = {}
         for n, text in enumerate(texts):
             for ident in find(text):
                 postings.setdefault(ident, []).append(n)
-        self._postings = {k: np.array(v, dtype=np.int64) for k, v in postings.items()}
+        return cls(len(texts), postings)
+
+    def to_dict(self) -> dict:
+        return {"size": self.size, "postings": {k: v.tolist() for k, v in self._postings.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IdentifierIndex":
+        return cls(int(d["size"]), d["postings"])
 
     def known(self, identifiers: Iterable[str]) -> list[str]:
         """The identifiers some chunk mentions (others, e.g. an amount read as a code, say nothing)."""

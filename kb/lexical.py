@@ -56,6 +56,14 @@ def warm_up() -> None:
     tokenize("预热 warm up")
 
 
+def warm_up_in_background() -> threading.Thread:
+    """warm_up in a thread, so that it overlaps the model and index loads (a Han query that comes first waits
+    for it on the segmenter's lock)."""
+    thread = threading.Thread(target=warm_up, name="kb-jieba-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def stem(word: str) -> str:
     """The English stem of one lowercase word (the BM25 tokenizer's and the snippets')."""
     global _stemmer

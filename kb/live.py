@@ -11,7 +11,6 @@ from .config import Settings
 from .embed import Embedder
 from .errors import IndexNotBuilt, KBError
 from .index import set_threads
-from .lexical import warm_up
 from .search import Searcher
 from .store import BUILD_HINT, current_build, current_link, load_snapshot
 
@@ -33,7 +32,6 @@ class LiveIndex:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self._searcher = self._initial()
-        warm_up()
 
     def _load(self, build: Path) -> Searcher:
         snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim)

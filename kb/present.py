@@ -12,9 +12,12 @@ from .store import Snapshot
 
 # What each surface shows of a hit. Public surfaces never show `audience` or section text.
 VIEWS: dict[str, tuple[str, ...]] = {
-    "api": ("id", "title", "section", "url", "score", "confidence", "snippet", "locale", "category", "sections"),
-    "suggest": ("id", "title", "section", "url", "snippet", "confidence", "locale", "category"),
-    "agent": ("id", "title", "audience", "section", "url", "snippet", "passage", "confidence", "locale", "category"),
+    "api": ("id", "title", "section", "url", "score", "confidence", "snippet", "locale", "category", "sections",
+            "translation_group", "shown_locale", "fallback"),
+    "suggest": ("id", "title", "section", "url", "snippet", "confidence", "locale", "category", "translation_group",
+                "shown_locale", "fallback"),
+    "agent": ("id", "title", "audience", "section", "url", "snippet", "passage", "confidence", "locale", "category",
+              "translation_group", "shown_locale", "fallback"),
 }
 
 
@@ -47,6 +50,12 @@ class Hit:
     score: float
     confidence: float
     sections: tuple[Section, ...]
+    translation_group: str = ""
+    fallback: bool = False  # shown in another language than the reader's: no translation in it
+
+    @property
+    def shown_locale(self) -> str:
+        return self.locale
 
     @property
     def passage(self) -> str:
@@ -72,18 +81,53 @@ class Presenter:
 
     def __init__(self, snapshot: Snapshot, article_of: np.ndarray):
         self.snapshot, self.article_of = snapshot, article_of
+        self._first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot)
+        for cid, aid in enumerate(article_of):
+            self._first_chunk.setdefault(aid, cid)
+        # translation group → locale → article id, public and internal alike (once per snapshot)
+        self._translations: dict[str, dict[str, str]] = {}
+        for a in snapshot.articles.values():
+            self._translations.setdefault(a.translation_group, {})[a.locale] = a.id
 
-    def group(self, ids: np.ndarray, scores: np.ndarray, query, confidence: float, k: int) -> list[Hit]:
-        """Chunks → articles (best section first); an article's score is its best chunk's. `query` None: no snippets."""
+    def article_hit(self, article_id: str, confidence: float = 0.0) -> Hit:
+        """An article as a hit without a search (its first section), for what rules put in front of results."""
+        article = self.snapshot.articles[article_id]
+        chunk = self.snapshot.chunks[self._first_chunk[article_id]]
+        section = Section(heading=chunk.heading, anchor=chunk.anchor, url=article_url(article_id, chunk.anchor),
+                          snippet="", score=0.0, text=chunk.text)
+        return Hit(id=article.id, title=article.title, locale=article.locale, category=article.category,
+                   audience=article.audience, url=section.url, section=section.heading, snippet="", score=0.0,
+                   confidence=confidence, sections=(section,))
+
+    def _shown(self, article_id: str, prefer: str | None, public: bool) -> str:
+        """The article a topic is shown as: its translation in the reader's locale when there is one."""
+        article = self.snapshot.articles[article_id]
+        local = self._translations.get(article.translation_group, {}).get(prefer) if prefer else None
+        if local and (not public or self.snapshot.articles[local].is_public):
+            return local
+        return article_id
+
+    def group(self, ids: np.ndarray, scores: np.ndarray, query, confidence: float, k: int,
+              prefer: str | None = None, public: bool = True) -> list[Hit]:
+        """Chunks → topics: each translation group once, shown in `prefer` when it has that translation (else in
+        the language that matched best), best section first; a topic's score is its best chunk's.
+        `query` None: no snippets."""
         grouped: dict[str, list[tuple[int, float]]] = {}
+        shown: dict[str, str] = {}  # translation group → the article shown for it
         for cid, score in zip(ids, scores):
-            aid = self.article_of[cid]
-            if aid not in grouped and len(grouped) >= k:
-                continue
-            grouped.setdefault(aid, []).append((int(cid), float(score)))
+            group = self.snapshot.articles[self.article_of[cid]].translation_group
+            if group not in grouped:
+                if len(grouped) >= k:
+                    continue
+                grouped[group] = []
+                shown[group] = self._shown(self.article_of[cid], prefer, public)
+            grouped[group].append((int(cid), float(score)))
         top = max((s for _, s in next(iter(grouped.values()), [])), default=1.0) or 1.0
         hits = []
-        for rank, (aid, members) in enumerate(grouped.items()):
+        for rank, (group, found) in enumerate(grouped.items()):
+            aid = shown[group]
+            # the shown article's own sections that matched; its first section if only a translation matched
+            members = [(cid, s) for cid, s in found if self.article_of[cid] == aid] or [(self._first_chunk[aid], found[0][1])]
             article = self.snapshot.articles[aid]
             sections = []
             seen_anchors = set()
@@ -99,10 +143,11 @@ class Presenter:
                 ))
             best = sections[0]
             # Confidence belongs to the top answer; lower results get it scaled by their relative score.
-            hit_conf = confidence if rank == 0 else round(confidence * min(1.0, members[0][1] / top), 4)
+            hit_conf = confidence if rank == 0 else round(confidence * min(1.0, found[0][1] / top), 4)
             hits.append(Hit(
                 id=aid, title=article.title, locale=article.locale, category=article.category,
                 audience=article.audience, url=best.url, section=best.heading, snippet=best.snippet,
-                score=round(members[0][1], 6), confidence=hit_conf, sections=tuple(sections),
+                score=round(found[0][1], 6), confidence=hit_conf, sections=tuple(sections),
+                translation_group=group, fallback=bool(prefer) and article.locale != prefer,
             ))
         return hits

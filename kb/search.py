@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from .config import LOCALES, Settings
 from .embed import Embedder
-from .identifiers import IdentifierIndex
 from .present import Hit, Presenter, Section, article_url  # noqa: F401  (re-exported)
 from .query import Query, analyse
 from .ranking import FusionParams, Ranked, Ranker
@@ -44,8 +43,7 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.retriever = Retriever(snapshot, settings.title_weight)
-        # what a chunk is about: its article's title and tags, and its headings (a body mention is not enough)
-        self.identifiers = IdentifierIndex([f"{c.title}\n{' '.join(c.heading_path)}\n{' '.join(c.tags)}" for c in snapshot.chunks])
+        self.identifiers = snapshot.identifiers
         self.ranker = Ranker(snapshot.lexical, self.retriever.article_of, self.identifiers,
                              FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
                              settings.identifier_boost, embedder.name)
@@ -90,7 +88,8 @@ class Searcher:
                 if not has_locale or other.confidence > ranked.confidence:
                     ranked, fallback = other, True
         conf = ranked.confidence
-        hits = self.presenter.group(ranked.ids, ranked.scores, q if snippets else None, conf, k)
+        hits = self.presenter.group(ranked.ids, ranked.scores, q if snippets else None, conf, k,
+                                    prefer=preferred, public=audience == "public")
         response = SearchResponse(
             query=query, results=hits, locale=preferred, detected_locale=q.detected, fallback=fallback,
             no_answer=(not hits) or conf < self.settings.min_confidence, confidence=conf, mode=mode,

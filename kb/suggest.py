@@ -25,6 +25,13 @@ def request_query(subject: str, description: str, max_chars: int) -> str:
     return text[:max_chars]
 
 
+def _sops_first(searcher: Searcher, hits: list[Hit], sop_ids: list[str]) -> list[Hit]:
+    """The urgent case's procedures first (in the order the rules give), then the other suggestions."""
+    by_id = {h.id: h for h in hits}
+    first = [by_id.get(a) or searcher.presenter.article_hit(a) for a in sop_ids if a in searcher.snapshot.articles]
+    return [h for h in first if h is not None] + [h for h in hits if h.id not in sop_ids]
+
+
 def suggest(
     searcher: Searcher,
     rules: UrgentRules,
@@ -46,6 +53,8 @@ def suggest(
     emergency = None
     if urgent:
         emergency = rules.emergency_for(resp.locale or locale or "en")
+        if audience != "public":  # agents: the matching SOP first, found even when the wording did not reach it
+            hits = _sops_first(searcher, hits, emergency.get("agent_articles", []))
     return Suggestions(
         hits=hits, triage=tri, urgent=urgent, no_answer=not hits, confidence=resp.confidence,
         locale=resp.locale, emergency=emergency, took_ms=resp.took_ms,

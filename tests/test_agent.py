@@ -76,3 +76,12 @@ def test_login_redirect_stays_local(app):
     client = app.test_client()
     r = client.post("/agent/login?next=https://evil.example/", data={"name": "a", "secret": AGENT_TOKEN})
     assert r.headers["Location"].endswith("/agent/")
+
+
+def test_an_urgent_request_puts_the_matching_sop_first(app):
+    client = app.test_client()
+    rid = new_request(client, "a support agent on telegram told me to move my coins to a safe wallet", "is this real?")
+    login(client)
+    html = client.get(f"/agent/requests/{rid}").get_data(as_text=True)
+    first = html.index('data-article="')
+    assert html[first:].startswith('data-article="sop-freeze-account-en"')

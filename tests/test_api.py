@@ -1,6 +1,6 @@
 import pytest
 
-from kb.config import Settings
+from kb.config import LOCALES, Settings
 
 
 def test_search_shape(client):
@@ -115,3 +115,22 @@ def test_query_length_is_checked_before_trimming(client):
     # 1 character and 600 separators that str.strip() removes: still a 601-character parameter (found by schemathesis)
     resp = client.get("/api/search", query_string={"q": "\x15" + "\x1c" * 600})
     assert resp.status_code == 400 and resp.get_json()["parameter"] == "q"
+
+
+def test_every_interface_string_exists_in_every_locale():
+    from webapp.i18n import STRINGS
+
+    for locale in LOCALES:
+        missing = sorted(set(STRINGS["en"]) - set(STRINGS[locale]))
+        assert not missing, f"{locale} lacks {missing}"
+        assert all(STRINGS[locale][k].strip() for k in STRINGS["en"])
+
+
+def test_category_pages_list_local_articles_then_the_rest_labelled(client):
+    """Browsing in Korean (the fixture has no Korean article): every public topic of the category is listed,
+    each labelled with its language, one per translation group."""
+    html = client.get("/categories/deposits?lang=ko").get_data(as_text=True)
+    assert "/articles/deposit-not-credited-en" in html and "English</span>" in html
+    assert "/articles/deposit-not-credited-zh" not in html  # one language per topic
+    zh = client.get("/categories/deposits?lang=zh-CN").get_data(as_text=True)
+    assert "/articles/deposit-not-credited-zh" in zh and "/articles/deposit-not-credited-en" not in zh

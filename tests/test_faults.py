@@ -126,7 +126,7 @@ def test_a_bad_new_build_is_not_switched_to(built, kb_dir, embedder):
     path = kb_dir / "lost-2fa-en.md"
     path.write_text(path.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
     build_index(built, embedder=embedder)
-    (current_build(built.index_dir) / "chunks.jsonl").write_text("{not json", encoding="utf-8")
+    (current_build(built.index_dir) / "chunks.json").write_text("{not json", encoding="utf-8")
     live.maybe_reload(wait=True)
     assert live.searcher.snapshot.path == serving and "chunks" in live.last_error
     assert live.searcher.search("withdrawal pending").results

@@ -123,11 +123,11 @@ def test_crypto_identifiers_are_found_whole_and_by_shape():
     assert find("0x" + "ab" * 32 + " not credited") == {"txid"}  # a pasted tx hash is a TXID
     assert find("sent to TQrZ9wBzMV4Tx2vYbdrH3o4d7zJ5nVbn5J") == {"address"}
     assert find("bitcoin erc20token") == set()  # whole words only
-    index = IdentifierIndex(["USDT on TRC20 needs 20 confirmations", "XRP memo (tag)", "nothing here"])
+    index = IdentifierIndex.build(["USDT on TRC20 needs 20 confirmations", "XRP memo (tag)", "nothing here"])
     assert index.known(["trc20", "memo", "code:5000"]) == ["memo", "trc20"]
     cov = index.coverage(["trc20", "usdt"], np.array([0, 1, 2]))
     assert cov[0] > 0 and cov[1] == cov[2] == 0.0
-    common = IdentifierIndex(["USDT a", "USDT b", "USDT c", "TRC20 d"])
+    common = IdentifierIndex.build(["USDT a", "USDT b", "USDT c", "TRC20 d"])
     assert common.weight("trc20") > common.weight("usdt")  # a ticker every chunk names tells little
 
 

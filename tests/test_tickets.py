@@ -103,3 +103,42 @@ def test_urgent_rules_file_is_configurable(tmp_path):
     path.write_text("topics: [", encoding="utf-8")
     with pytest.raises(KBError, match="urgent.yml: cannot read the urgent topics"):
         UrgentRules.load(path)
+
+
+SCAMS = [
+    "카톡으로 상담원이라면서 코인을 보내래요",  # fake support on KakaoTalk asks for coins
+    "公式を名乗るアカウントから資産を移すように言われた",  # an account posing as official asks to move assets
+    "冒充客服打电话说我的账户有风险要我把USDT转出去",  # a fake support call asks to move USDT out
+    "they told me to move my coins to a safe wallet",
+    "a support agent on telegram says I must verify my wallet by sending 0.1 BTC",
+    "I already sent 500 USDT to a scammer",
+    "騙されて送金してしまいました",  # I was deceived and sent money
+    "someone logged into my account and withdrew my btc",
+]
+ORDINARY = ["how do I withdraw USDT", "what are the withdrawal fees", "how to contact support by phone",
+            "출금 수수료가 얼마예요", "出金手数料はいくらですか", "提币手续费是多少", "can I transfer to my sub-account"]
+
+
+@pytest.mark.parametrize("text", SCAMS)
+def test_scams_and_takeovers_are_urgent_on_every_surface(client, text):
+    suggested = suggest(client, subject=text).get_json()
+    assert suggested["urgent"] and suggested["emergency"]["steps"] and suggested["triage"]["urgency"] == "urgent"
+    searched = client.get("/api/search", query_string={"q": text}).get_json()
+    assert searched["urgent"] and searched["emergency"]["steps"] == suggested["emergency"]["steps"]
+    page = client.get("/search", query_string={"q": text}).get_data(as_text=True)
+    assert 'class="emergency"' in page and page.index('class="emergency"') < page.index('<ol class="results')
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_questions_sharing_words_are_not_urgent(client, text):
+    assert not suggest(client, subject=text).get_json()["urgent"]
+    body = client.get("/api/search", query_string={"q": text}).get_json()
+    assert not body["urgent"] and body["emergency"] is None
+    assert 'class="emergency"' not in client.get("/search", query_string={"q": text}).get_data(as_text=True)
+
+
+def test_emergency_steps_are_in_the_readers_language(client):
+    ko = suggest(client, subject="카톡으로 상담원이라면서 코인을 보내래요").get_json()
+    assert "계정을 동결" in ko["emergency"]["steps"][0]
+    ja = client.get("/api/search", query_string={"q": "公式を名乗るアカウントから資産を移すように言われた"}).get_json()
+    assert "凍結" in ja["emergency"]["steps"][0]

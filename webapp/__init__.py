@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from kb.config import Settings
 from kb.embed import Embedder, load_embedder
+from kb.lexical import warm_up_in_background
 from kb.live import LiveIndex
 from kb.triage import UrgentRules
 
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     app.config.update(flask_values)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    warm_up_in_background()  # the segmenter's dictionary loads while the model and index do
     live = LiveIndex(settings, embedder or load_embedder(settings.model, settings.threads))
     app.extensions["kb"] = KBState(settings, live, UrgentRules.load(settings.urgent_topics or None))
     if not app.config.get("SECRET_KEY"):

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from .params import MAX_K, category_param, int_param, locale_param, query_param
 from .state import searcher, settings, state
-from .views import article_view, log_response
+from .views import article_view, log_response, urgency
 
 bp = Blueprint("api", __name__)
 
@@ -23,7 +23,9 @@ def search():
     k = int_param(request.args, "k", 10, 1, MAX_K)
     resp = s.search(q, locale=locale, category=category, audience="public", k=k)
     log_response("api", resp)
+    topics, emergency = urgency(q, resp.locale)
     return jsonify(
+        urgent=bool(topics), urgent_topics=topics, emergency=emergency,
         ok=True, query=resp.query, results=[h.to_json("api") for h in resp.results], count=len(resp.results),
         locale=resp.locale, detected_locale=resp.detected_locale, fallback=resp.fallback,
         no_answer=resp.no_answer, confidence=resp.confidence, mode=resp.mode, took_ms=resp.took_ms, notes=resp.notes,

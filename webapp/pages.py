@@ -8,7 +8,7 @@ from .i18n import ui_locale
 from . import db
 from .params import ParamError, category_param, locale_param, query_param
 from .state import searcher
-from .views import article_view, log_response, visible_article
+from .views import article_view, log_response, urgency, visible_article
 
 bp = Blueprint("pages", __name__)
 
@@ -48,7 +48,9 @@ def search():
     category = category_param(request.args, s.snapshot.categories)
     resp = s.search(q, locale=locale, category=category, audience="public", k=10)
     log_id = log_response("search", resp)
-    return render_template("search.html", q=q, resp=resp, categories=s.snapshot.categories, log_id=log_id)
+    _, emergency = urgency(q, ui_locale())
+    return render_template("search.html", q=q, resp=resp, categories=s.snapshot.categories, log_id=log_id,
+                           emergency=emergency)
 
 
 @bp.get("/articles/<article_id>")

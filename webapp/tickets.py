@@ -13,6 +13,7 @@ from . import db
 from .i18n import ui_locale
 from .params import ParamError, locale_param, text_param
 from .state import searcher, settings, state
+from .views import emergency_json
 
 bp = Blueprint("tickets", __name__)
 
@@ -22,14 +23,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
 def suggestions_json(s: Suggestions) -> dict:
-    snap = searcher().snapshot
-    emergency = None
-    if s.emergency:
-        articles = [snap.articles[a] for a in s.emergency.get("articles", []) if a in snap.articles]
-        emergency = {
-            "title": s.emergency.get("title"), "steps": s.emergency.get("steps", []), "human": s.emergency.get("human"),
-            "articles": [{"id": a.id, "title": a.title, "url": f"/articles/{a.id}"} for a in articles if a.is_public],
-        }
+    emergency = emergency_json(s.emergency)
     return {
         "ok": True,
         "suggestions": [h.to_json("suggest") for h in s.hits],

@@ -32,6 +32,26 @@ def article_view(article_id: str, internal: bool = False) -> dict[str, Any] | No
     }
 
 
+def emergency_json(emergency: dict | None) -> dict | None:
+    """The emergency steps of an urgent case as every surface shows them, with the public articles they name."""
+    if not emergency:
+        return None
+    articles = searcher().snapshot.articles
+    linked = [articles[a] for a in emergency.get("articles", []) if a in articles and articles[a].is_public]
+    return {"title": emergency.get("title"), "steps": emergency.get("steps", []), "human": emergency.get("human"),
+            "articles": [{"id": a.id, "title": a.title, "url": article_url(a.id)} for a in linked]}
+
+
+def urgency(text: str, locale: str | None) -> tuple[list[str], dict | None]:
+    """(urgent topics the text matches, the emergency steps in `locale`): a hacked account or a scam in progress
+    gets the safe path above any results, on every surface."""
+    from .state import state
+
+    rules = state().urgent
+    topics = [t.key for t in rules.match(text)]
+    return topics, emergency_json(rules.emergency_for(locale or "en")) if topics else None
+
+
 def log_response(surface: str, resp, session: str | None = None) -> int:
     """Log one search's outcome (never who searched) and return the log row's id."""
     from . import db

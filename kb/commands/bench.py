@@ -56,6 +56,10 @@ def suggest_request(base: str, query: str, rnd: random.Random) -> urllib.request
                                   headers={"Content-Type": "application/json"}, method="POST")
 
 
+def article_request(base: str, article_id: str, rnd: random.Random) -> urllib.request.Request:
+    return urllib.request.Request(f"{base}/articles/{urllib.parse.quote(article_id)}")
+
+
 def drive(base: str, queries: list[str], clients: int, seconds: float, make=search_request) -> dict:
     latencies: list[float] = []
     errors = 0
@@ -252,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         drive(base, queries, 2 * args.workers, 2.0)  # warm-up (every worker)
         figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
         figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
+        from kb.store import load_current
+
+        public = [a.id for a in load_current(settings.index_dir).articles.values() if a.is_public]
+        figures["article_page"] = [drive(base, public, 1, args.seconds, article_request)]
         figures["server_memory"] = server_memory(server.pid)
     finally:
         server.terminate()
@@ -274,9 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         inc = figures["incremental_rebuild"]
         print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
         print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
-        for endpoint in ("search", "suggest"):
+        for endpoint in ("search", "suggest", "article_page"):
             for s in figures[endpoint]:
-                print(f"/api/{endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
+                print(f"{'/articles/<id>' if endpoint == 'article_page' else '/api/' + endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
                       f"p99 {s['p99_ms']} ms, {s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
         m = figures["server_memory"]
         print(f"server memory: peak RSS {m['peak_rss_mb_max']} MB (largest process), PSS {m['pss_mb_total']} MB "
