@@ -29,6 +29,7 @@ from .chunking import Chunk, chunk_article, title_to_embed
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, KBError
+from .glossary import EMPTY as EMPTY_GLOSSARY, Glossary, load_glossary
 from .golden import GoldenReport, check_golden
 from .identifiers import IdentifierIndex, about_text
 from .index import VectorIndex, choose_index_type, set_threads
@@ -36,7 +37,7 @@ from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
 from .links import check_links
 from .manifest import Manifest, compatibility
 from .store import (TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish, read_manifest,
-                    read_outlines, read_pages, read_tokens, write_build)
+                    read_glossary, read_outlines, read_pages, read_tokens, write_build)
 
 FAULT_STAGES = ("before-write", "mid-write", "before-publish", "after-publish")
 
@@ -134,10 +135,13 @@ class Plan:
     reuse: set[str]  # article ids whose vectors, words and pages are kept
     reason: str  # why the build is full ("" when incremental)
     up_to_date: bool
+    glossary: Glossary = EMPTY_GLOSSARY
 
 
-def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, loaded: LoadResult | None = None) -> Plan:
-    """Load and validate the articles, link-check them, and compare them with the live build's manifest."""
+def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, loaded: LoadResult | None = None,
+         glossary: Glossary | None = None) -> Plan:
+    """Load and validate the articles and the glossary, link-check them, and compare them with the live build's
+    manifest. `glossary` given: used as it is (the eval harness's), else read from the articles folder."""
     knowledge_base = loaded is None
     loaded = loaded or load_articles(settings.articles_dir)
     live = current_build(settings.index_dir)
@@ -146,7 +150,10 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
     if knowledge_base:
         outlines = read_outlines(live)
         warnings += check_links(loaded.articles, outlines)
-    loaded = LoadResult(loaded.articles, loaded.errors, warnings, loaded.categories)
+    glossary_errors: list[ArticleError] = []
+    if glossary is None:
+        glossary, glossary_errors = load_glossary(settings.articles_dir) if knowledge_base else (EMPTY_GLOSSARY, [])
+    loaded = LoadResult(loaded.articles, loaded.errors + glossary_errors, warnings, loaded.categories)
     if loaded.errors and not skip_invalid:
         raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
     articles = [a for a in loaded.articles if a.status == "published"]
@@ -175,7 +182,11 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
     if manifest is None:
         changes = plan_changes(articles, {})
     reuse = set(changes["unchanged"]) if manifest is not None else set()
-    return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date)
+    if manifest is not None and up_to_date:
+        # the glossary is part of the build: an edit to it alone is a change too
+        live_glossary = read_glossary(live)
+        up_to_date = live_glossary is not None and live_glossary.to_dict() == glossary.to_dict()
+    return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date, glossary)
 
 
 def index_is_stale(settings: Settings) -> tuple[bool, str]:
@@ -210,7 +221,12 @@ def _reused(settings: Settings, p: Plan, model: LazyEmbedder) -> _Reused:
     out = _Reused()
     if not p.reuse or p.live is None:
         return out
-    out.snapshot = snap = load_snapshot(p.live)
+    try:
+        out.snapshot = snap = load_snapshot(p.live)
+    except KBError as exc:  # the manifest reads but the build does not load: build everything anew
+        p.reuse.clear()
+        p.reason = f"previous index unusable: {exc}"
+        return out
     vectors = snap.vectors.vectors()
     # Stored words are reused only if the tokenizer that made them is this one.
     same_tokenizer = snap.manifest.tokenizer_version == TOKENIZER_VERSION
@@ -244,6 +260,8 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
     """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded."""
     start = time.perf_counter()
     old = _reused(settings, p, model)
+    report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
+    report.full, report.reason = not p.reuse and report.full, p.reason if not p.reuse else report.reason
     chunks: list[Chunk] = []
     rows: list[np.ndarray | None] = []
     words: list[list[str] | None] = []
@@ -298,7 +316,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         manifest=manifest, articles=p.articles, chunks=chunks, vectors=vectors, lexical=LexicalIndex.build(words),
         tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
         listings=make_listings(p.articles, categories), outlines=outlines,
-        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]),
+        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
     )
 
 
@@ -307,7 +325,7 @@ def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
     return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
                     categories, files.pages, files.listings["groups"], files.listings["categories"], files.identifiers,
-                    files.titles)
+                    files.glossary, files.titles)
 
 
 # -- stage 3: write ------------------------------------------------------------------------------
@@ -361,6 +379,7 @@ def build_index(
     check_only: bool = False,
     force: bool = False,
     strict: bool = False,
+    glossary: Glossary | None = None,
 ) -> BuildReport:
     """Build the index from settings.articles_dir into settings.index_dir.
 
@@ -372,7 +391,7 @@ def build_index(
     set_threads(settings.threads)
     report = BuildReport()
     with build_lock(settings.index_dir):
-        p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded)
+        p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary)
         report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
         report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
         report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)

@@ -48,6 +48,8 @@ class Settings:
     identifier_boost: float = _setting(
         0.4, "Hybrid ranking: lift of a chunk about every crypto identifier of the query (TRC20, memo, error code, a pasted TXID), relative to the top score; 0 = off.",
         low=0)
+    glossary_expansion: bool = _setting(
+        True, "BM25: expand a query with the glossary's terms for the concepts it names, in every locale (articles/glossary.yml).")
     min_confidence: float = _setting(0.35, "Search page and API: below this confidence the search says there is no good answer.", low=0)
     ticket_min_confidence: float = _setting(0.35, "Ticket form: suggestions are shown only at or above this confidence.", low=0)
     agent_min_confidence: float = _setting(0.15, "Agent view: suggestions are shown only at or above this confidence.", low=0)

@@ -14,18 +14,28 @@ from .build import build_index
 from .cache import CachedEmbedder
 from .config import Settings
 from .embed import load_embedder
+from .glossary import load_glossary
 from .metrics import METRICS, Query, load_queries, score_ranking
 from .search import MODES, Searcher
 from .store import load_current
 
+# per query language: answerable queries with the right topic in the top 3, the right answer shown first above
+# the threshold, and confident-wrong: an answer shown (at or above the threshold) that is wrong, or any answer
+# shown to a query that has none.
+LANG_FIGURES = ("queries", "answerable", "ndcg@10", "top3", "answer_shown", "confident_wrong")
 LANG_TO_LOCALE = {"zh": "zh-CN", "zh-cn": "zh-CN", "en": "en", "ko": "ko", "ja": "ja"}
 
 
-def load_corpus(path: str | Path) -> LoadResult:
-    """A folder of Markdown articles, or a corpus.jsonl of {"id", "title", "text", "lang"} documents."""
+def load_corpus(path: str | Path, without: Iterable[str] = ()) -> LoadResult:
+    """A folder of Markdown articles, or a corpus.jsonl of {"id", "title", "text", "lang"} documents; `without`
+    drops the articles of those locales (a help center whose translations lag)."""
     path = Path(path)
     if path.is_dir():
-        return load_articles(path)
+        loaded = load_articles(path)
+        if without:
+            loaded = LoadResult([a for a in loaded.articles if a.locale not in set(without)], loaded.errors,
+                                loaded.warnings, loaded.categories)
+        return loaded
     articles = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -67,8 +77,9 @@ def corpus_key(corpus: str | Path, sample: int = 0) -> str:
     return f"{key}-sample{sample}" if sample else key
 
 
-def _index_dir(settings: Settings, cache_dir: Path, corpus: str | Path, sample: int) -> str:
-    return str(cache_dir / "index" / corpus_key(corpus, sample) / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}")
+def _index_dir(settings: Settings, cache_dir: Path, corpus: str | Path, sample: int, without: tuple[str, ...] = ()) -> str:
+    key = corpus_key(corpus, sample) + "".join(f"-without-{loc}" for loc in without)
+    return str(cache_dir / "index" / key / f"{settings.model.replace('/', '_')}-{settings.chunk_max_chars}")
 
 
 def evaluate(
@@ -80,21 +91,27 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     per_query: bool = False,
     sample: int = 0,
+    without: Iterable[str] = (),
 ) -> dict:
-    """Metrics per mode, side by side, on one index built from `corpus` (or a `sample` of it) with `settings`."""
+    """Metrics per mode, side by side, on one index built from `corpus` (or a `sample` of it, or without the
+    articles of the locales in `without`) with `settings`; also per query language, with the confident-wrong rate.
+
+    Gold ids are article ids, or translation groups (an answer in any language of the right topic counts)."""
     cache_dir = Path(cache_dir)
     embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
     try:
-        return _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample)
+        return _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample,
+                         tuple(sorted(without)))
     finally:
         embedder.close()
 
 
-def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample) -> dict:
-    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample))
-    loaded = sample_corpus(load_corpus(corpus), queries, sample)
+def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample, without) -> dict:
+    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample, without))
+    loaded = sample_corpus(load_corpus(corpus, without), queries, sample)
     t0 = time.perf_counter()
-    build = build_index(settings, embedder=embedder, loaded=loaded, progress=progress)
+    glossary = load_glossary(corpus)[0] if Path(corpus).is_dir() else None
+    build = build_index(settings, embedder=embedder, loaded=loaded, progress=progress, glossary=glossary)
     snap = load_current(settings.index_dir, embedder.name, embedder.dim)
     searcher = Searcher(snap, embedder, settings)
     known = set(snap.articles)
@@ -103,23 +120,36 @@ def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, p
         "sample": sample or None, "chunks": len(snap.chunks), "queries": len(queries), "no_answer_queries": sum(not q.gold for q in queries),
         "build_seconds": round(time.perf_counter() - t0, 1), "reembedded": build.reembedded, "modes": {},
     }
-    unknown_gold = sorted({g for q in queries for g in q.gold if g not in known})
+    groups = {a.translation_group for a in snap.articles.values()}
+    by_group = all(g in groups for q in queries for g in q.gold) and not all(g in known for q in queries for g in q.gold)
+    unknown_gold = sorted({g for q in queries for g in q.gold if g not in (groups if by_group else known)})
     if unknown_gold:
         out["unknown_gold"] = unknown_gold[:20]
+    out["gold"] = "translation groups" if by_group else "articles"
     for mode in modes:
         sums = dict.fromkeys(METRICS, 0.0)
         answered = [q for q in queries if q.gold]
         flagged_none = flagged_answerable = 0
         rows = []
+        langs: dict[str, dict[str, float]] = {}
         start = time.perf_counter()
         for q in queries:
             resp = searcher.search(q.query, audience="public", k=10, mode=mode, snippets=False)
-            ranked = [h.id for h in resp.results]
+            ranked = [snap.articles[h.id].translation_group if by_group else h.id for h in resp.results]
+            lang = langs.setdefault(q.lang or "all", dict.fromkeys(LANG_FIGURES, 0.0))
+            lang["queries"] += 1
+            shown = bool(ranked) and not resp.no_answer
+            right = bool(ranked) and ranked[0] in q.gold
+            lang["confident_wrong"] += shown and not right
             if q.gold:
                 s = score_ranking(ranked, q.gold)
                 for m in METRICS:
                     sums[m] += s[m]
                 flagged_answerable += resp.no_answer
+                lang["answerable"] += 1
+                lang["ndcg@10"] += s["ndcg@10"]
+                lang["top3"] += bool(set(ranked[:3]) & set(q.gold))
+                lang["answer_shown"] += shown and right
             else:
                 flagged_none += resp.no_answer
             if per_query:
@@ -132,6 +162,14 @@ def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, p
         if n_none:
             result["no_answer_recall"] = round(flagged_none / n_none, 4)
         result["false_no_answer"] = round(flagged_answerable / max(1, len(answered)), 4)
+        result["confident_wrong"] = round(sum(v["confident_wrong"] for v in langs.values()) / max(1, len(queries)), 4)
+        result["by_lang"] = {
+            name: {"queries": int(v["queries"]), "ndcg@10": round(v["ndcg@10"] / max(1, v["answerable"]), 4),
+                   "top3": round(v["top3"] / max(1, v["answerable"]), 4),
+                   "answer_shown": round(v["answer_shown"] / max(1, v["answerable"]), 4),
+                   "confident_wrong": round(v["confident_wrong"] / max(1, v["queries"]), 4)}
+            for name, v in sorted(langs.items())
+        }
         if per_query:
             result["per_query"] = rows
         out["modes"][mode] = result

@@ -15,6 +15,7 @@ class Query:
     qid: str
     query: str
     gold: tuple[str, ...]
+    lang: str = ""  # the query's language, when the set says (for per-language figures)
 
 
 def load_queries(path: str | Path) -> list[Query]:
@@ -24,7 +25,7 @@ def load_queries(path: str | Path) -> list[Query]:
             continue
         try:
             d = json.loads(line)
-            out.append(Query(str(d["qid"]), str(d["query"]), tuple(d.get("gold") or ())))
+            out.append(Query(str(d["qid"]), str(d["query"]), tuple(d.get("gold") or ()), str(d.get("lang") or "")))
         except (ValueError, KeyError) as exc:
             raise ValueError(f"{path}:{n}: not a query line {{\"qid\", \"query\", \"gold\"}} ({exc})") from None
     return out

@@ -71,17 +71,21 @@ def lift_identifiers(ids: np.ndarray, scores: np.ndarray, coverage: np.ndarray, 
     return ids[order], lifted[order]
 
 
-def signals(c: Candidates, coverage: float, same_article: bool, attainable: float = 0.0, known: float = 1.0) -> dict[str, float]:
+def signals(c: Candidates, coverage: float, same_article: bool, attainable: float = 0.0, known: float = 1.0,
+            lex_top: float | None = None) -> dict[str, float]:
     """Scale-aware features of one query's retrieval, the inputs of the confidence model: `coverage` is the
     share of the query's evidence words the top chunk has (LexicalIndex.coverage), `attainable` the BM25 score
     the query's words could reach at best (LexicalIndex.attainable), `known` the share of its words the
-    knowledge base has (LexicalIndex.known_share)."""
+    knowledge base has (LexicalIndex.known_share), `lex_top` the best BM25 score of those words among the
+    candidates (default: the first lexical candidate's)."""
+    if lex_top is None:
+        lex_top = float(c.lex_scores[0]) if len(c.lex_scores) else 0.0
     # Confidence looks at the sections' own similarities: a title mixed in lifts a query no article answers too.
     d = c.dense_raw if c.dense_raw is not None else c.dense_scores
     return {
         "dense_top": float(d[0]) if len(d) else 0.0,
         "dense_gap": float(d[0] - d[min(9, len(d) - 1)]) if len(d) else 0.0,
-        "bm25_share": min(1.0, float(c.lex_scores[0]) / attainable) if len(c.lex_scores) and attainable > 0 else 0.0,
+        "bm25_share": min(1.0, lex_top / attainable) if attainable > 0 else 0.0,
         "coverage": coverage,
         "known": known,
         "agree": 1.0 if same_article else 0.0,
@@ -128,17 +132,25 @@ class Ranker:
     """Ranks one snapshot's candidates; built once per snapshot with the settings' fusion and lift."""
 
     def __init__(self, lexical, article_of: np.ndarray, identifiers, fusion: FusionParams, identifier_boost: float,
-                 model_name: str, calibration: Calibration | None = None):
+                 model_name: str, calibration: Calibration | None = None, locale_of: np.ndarray | None = None):
         self.lexical, self.article_of, self.identifiers = lexical, article_of, identifiers
+        self.locale_of = locale_of  # chunk id → locale (for per-language confidence words)
         self.fusion, self.identifier_boost, self.model_name = fusion, identifier_boost, model_name
         self.calibration = calibration or Calibration()
 
     def signals(self, c: Candidates, query, top_chunk: int | None) -> dict[str, float]:
         d, l = c.dense_ids, c.lex_ids
         same = bool(len(d) and len(l) and self.article_of[d[0]] == self.article_of[l[0]])
-        tokens = list(query.tokens)
+        # The query's words in the top chunk's language: a right answer in a translation shares no words with
+        # the query itself, but does share the glossary's words for what the query asks.
+        locale = self.locale_of[top_chunk] if top_chunk is not None and self.locale_of is not None else None
+        words = query.tokens_for(locale)
+        tokens = list(words)
         coverage = self.lexical.coverage(tokens, top_chunk) if top_chunk is not None else 0.0
-        return signals(c, coverage, same, self.lexical.attainable(tokens), self.lexical.known_share(tokens))
+        lex_top = None
+        if words != (query.expanded or query.tokens) and len(c.lex_ids):
+            lex_top = float(self.lexical.scores(tokens)[c.lex_ids].max())
+        return signals(c, coverage, same, self.lexical.attainable(tokens), self.lexical.known_share(tokens), lex_top)
 
     def rank(self, c: Candidates, query, mode: str, fusion: FusionParams | None = None) -> Ranked:
         ids, scores = fuse(c, mode, fusion or self.fusion)

@@ -18,7 +18,7 @@ class Retriever:
         self.snapshot = snapshot
         self.title_weight = title_weight
         chunks = snapshot.chunks
-        self._locale = np.array([c.locale for c in chunks], dtype=object)
+        self.locale_of = self._locale = np.array([c.locale for c in chunks], dtype=object)  # chunk id → locale
         self._category = np.array([c.category for c in chunks], dtype=object)
         self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
         self.article_of = np.array([c.article_id for c in chunks], dtype=object)  # chunk id → article id
@@ -81,5 +81,5 @@ class Retriever:
         """The best chunks of each retriever the mode uses (dense, BM25 or both)."""
         none = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
         d_ids, d_scores, d_raw = self.dense(query.vector, mask) if mode != "bm25" else none
-        l_ids, l_scores = self.lexical(query.tokens, mask) if mode != "dense" else none[:2]
+        l_ids, l_scores = self.lexical(query.expanded or query.tokens, mask) if mode != "dense" else none[:2]
         return Candidates(d_ids, d_scores, l_ids, l_scores, d_raw)

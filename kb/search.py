@@ -46,12 +46,13 @@ class Searcher:
         self.identifiers = snapshot.identifiers
         self.ranker = Ranker(snapshot.lexical, self.retriever.article_of, self.identifiers,
                              FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
-                             settings.identifier_boost, embedder.name)
+                             settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of)
         self.presenter = Presenter(snapshot, self.retriever.article_of)
 
     def analyse(self, text: str, locale: str | None = None, mode: str = "hybrid") -> Query:
         """The query as every later step reads it (no vector in BM25 mode)."""
-        return analyse(text, locale=locale, embedder=self.embedder if mode != "bm25" else None, identifiers=self.identifiers)
+        return analyse(text, locale=locale, embedder=self.embedder if mode != "bm25" else None, identifiers=self.identifiers,
+                       glossary=self.snapshot.glossary if self.settings.glossary_expansion else None)
 
     def rank(self, query: Query, mode: str, locale: str | None, category: str | None, audience: str) -> Ranked:
         """Candidates within one filter, ranked, with the confidence of the first."""

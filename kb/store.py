@@ -31,6 +31,7 @@ from .bm25 import LexicalIndex
 from .catalog import Page
 from .chunking import Chunk
 from .errors import IndexCorrupt, IndexNotBuilt
+from .glossary import Glossary
 from .identifiers import IdentifierIndex
 from .index import VectorIndex
 from .manifest import FORMAT_VERSION, MANIFEST, REBUILD_HINT, Manifest, require_servable  # noqa: F401
@@ -40,6 +41,7 @@ ARTICLES = "articles.json"
 PAGES = "pages.json"  # per article id: sanitized HTML and table of contents
 LISTINGS = "listings.json"  # translation groups and category listings per interface locale
 IDENTIFIERS = "identifiers.json"  # which chunks are about each crypto identifier (kb.identifiers)
+GLOSSARY = "glossary.json"  # the validated glossary the build was made with (kb.glossary)
 LEXICAL = "lexical"
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
@@ -88,6 +90,7 @@ class BuildFiles:
     pages: dict[str, Page]
     listings: dict[str, Any]
     identifiers: IdentifierIndex
+    glossary: Glossary
     outlines: dict[str, Any] | None = None
 
 
@@ -113,6 +116,7 @@ def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None)
     _write_json(tmp / PAGES, {aid: p.to_dict() for aid, p in files.pages.items()})
     _write_json(tmp / LISTINGS, files.listings)
     _write_json(tmp / IDENTIFIERS, files.identifiers.to_dict())
+    _write_json(tmp / GLOSSARY, files.glossary.to_dict())
     if files.outlines is not None:
         _write_json(tmp / OUTLINES, files.outlines)
     np.save(tmp / TITLES, np.ascontiguousarray(files.titles, dtype=np.float32))
@@ -173,6 +177,7 @@ class Snapshot:
     groups: dict[str, list[str]]  # translation group → its public article ids, by locale
     listings: dict[str, dict[str, list[str]]]  # category → interface locale → public article ids, browse order
     identifiers: IdentifierIndex
+    glossary: Glossary
     titles: np.ndarray | None = None  # title vectors, one row per article in `articles` order (zero: none)
 
     def html(self, article_id: str) -> str:
@@ -211,6 +216,14 @@ def read_tokens(build_dir: str | Path, count: int) -> list[list[str]] | None:
     return tokens if len(tokens) == count else None
 
 
+def read_glossary(build_dir: str | Path | None) -> Glossary | None:
+    """A build's glossary, or None when it cannot be read."""
+    try:
+        return Glossary.from_dict(json.loads((Path(build_dir) / GLOSSARY).read_text(encoding="utf-8"))) if build_dir else None
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+
+
 def read_pages(build_dir: str | Path | None) -> dict[str, Page]:
     """A build's rendered pages (empty when unreadable: the next build renders them again)."""
     try:
@@ -235,6 +248,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         listings = json.loads((build_dir / LISTINGS).read_text(encoding="utf-8"))
         groups, by_category = listings["groups"], listings["categories"]
         identifiers = IdentifierIndex.from_dict(json.loads((build_dir / IDENTIFIERS).read_text(encoding="utf-8")))
+        glossary = Glossary.from_dict(json.loads((build_dir / GLOSSARY).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
     vectors = VectorIndex.load(build_dir)
@@ -252,7 +266,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         )
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
-                    identifiers, _read_titles(build_dir, len(articles), vectors.dim))
+                    identifiers, glossary, _read_titles(build_dir, len(articles), vectors.dim))
 
 
 def _read_titles(build_dir: Path, count: int, dim: int) -> np.ndarray | None:

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="var/eval-cache", help="where indexes and embeddings are cached")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     p.add_argument("--per-query", action="store_true", help="include each query's ranking in the JSON")
+    p.add_argument("--without", default="", metavar="LOCALES",
+                   help="comma-separated locales whose articles are left out (e.g. ko,ja: translations that lag)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a kb setting (repeatable)")
     args = p.parse_args(argv)
 
@@ -46,19 +48,24 @@ def main(argv: list[str] | None = None) -> int:
             bar = tqdm(total=total, unit="chunk", desc="embedding corpus", file=sys.stderr)
         bar.update(done - bar.n)
 
+    without = [loc.strip() for loc in args.without.split(",") if loc.strip()]
     result = evaluate(settings, args.corpus, queries, modes, args.cache, progress, per_query=args.per_query,
-                      sample=args.corpus_sample)
+                      sample=args.corpus_sample, without=without)
     if bar is not None:
         bar.close()
     sampled = f" (sample of {args.corpus_sample})" if args.corpus_sample else ""
     print(f"corpus {result['corpus']}{sampled}: {result['documents']} documents, {result['chunks']} chunks; "
           f"{result['queries']} queries ({result['no_answer_queries']} without answer); model {result['model']}")
-    cols = list(METRICS) + ["qps", "no_answer_recall", "false_no_answer"]
+    cols = list(METRICS) + ["qps", "no_answer_recall", "false_no_answer", "confident_wrong"]
     print(f"{'mode':<8}" + "".join(f"{c:>17}" for c in cols))
     for mode, r in result["modes"].items():
         mark = " *" if mode == result["default"] else ""
         print(f"{mode + mark:<8}" + "".join(f"{r.get(c, float('nan')) if r.get(c) is not None else float('nan'):>17.4f}" for c in cols))
-    print(f"default mode: {result['default']} (*)")
+    print(f"default mode: {result['default']} (*); gold: {result['gold']}")
+    print("per query language: nDCG@10 · top-3 hit · right answer shown · confident-wrong (queries)")
+    for mode, r in result["modes"].items():
+        print(f"  {mode:<7}" + "   ".join(f"{lang} {v['ndcg@10']:.3f} · {v['top3']:.3f} · {v['answer_shown']:.3f} · "
+                                          f"{v['confident_wrong']:.3f} ({v['queries']})" for lang, v in r["by_lang"].items()))
     if result.get("unknown_gold"):
         print(f"warning: gold ids not in the corpus: {', '.join(result['unknown_gold'])}", file=sys.stderr)
     if args.json:
