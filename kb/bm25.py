@@ -72,6 +72,10 @@ class LexicalIndex:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
+    def knows(self, word: str) -> bool:
+        """Whether the index has this BM25 word."""
+        return word in self._vocab
+
     def known_share(self, query_tokens: list[str]) -> float:
         """The share of the query's evidence words that occur anywhere in the knowledge base: a question
         about something the articles never mention (a stock, the weather) has few."""

@@ -35,6 +35,7 @@ from .identifiers import IdentifierIndex, about_text
 from .index import VectorIndex, choose_index_type, set_threads
 from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
 from .links import check_links
+from .spelling import collect_words
 from .manifest import Manifest, compatibility
 from .store import (TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish, read_manifest,
                     read_glossary, read_outlines, read_pages, read_tokens, write_build)
@@ -317,6 +318,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
         listings=make_listings(p.articles, categories), outlines=outlines,
         identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
+        words=collect_words(f"{c.title} {' '.join(c.heading_path)} {c.text}" for c in chunks),
     )
 
 
@@ -325,7 +327,7 @@ def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
     return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
                     categories, files.pages, files.listings["groups"], files.listings["categories"], files.identifiers,
-                    files.glossary, files.titles)
+                    files.glossary, files.words, files.titles)
 
 
 # -- stage 3: write ------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ class Settings:
         low=0)
     glossary_expansion: bool = _setting(
         True, "BM25: expand a query with the glossary's terms for the concepts it names, in every locale (articles/glossary.yml).")
+    typo_correction: bool = _setting(
+        True, "Correct unknown Latin-script words of a query against the knowledge base's own words (\"showing results for …\").")
     min_confidence: float = _setting(0.35, "Search page and API: below this confidence the search says there is no good answer.", low=0)
     ticket_min_confidence: float = _setting(0.35, "Ticket form: suggestions are shown only at or above this confidence.", low=0)
     agent_min_confidence: float = _setting(0.15, "Agent view: suggestions are shown only at or above this confidence.", low=0)

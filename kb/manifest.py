@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from .errors import IndexCorrupt, IndexMismatch
 
-FORMAT_VERSION = 4  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary
+FORMAT_VERSION = 5  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary; 5: words
 MANIFEST = "manifest.json"
 REBUILD_HINT = "run: kb build --full (or python scripts/build_index.py --full)"
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.

@@ -100,11 +100,15 @@ class Presenter:
                    confidence=confidence, sections=(section,))
 
     def _shown(self, article_id: str, prefer: str | None, public: bool) -> str:
-        """The article a topic is shown as: its translation in the reader's locale when there is one."""
-        article = self.snapshot.articles[article_id]
-        local = self._translations.get(article.translation_group, {}).get(prefer) if prefer else None
-        if local and (not public or self.snapshot.articles[local].is_public):
-            return local
+        """The article a topic is shown as: its translation in the reader's locale when there is one, else its
+        English one (read by more of our readers than any other), else the one that matched."""
+        if not prefer:
+            return article_id
+        members = self._translations.get(self.snapshot.articles[article_id].translation_group, {})
+        for locale in (prefer, "en"):
+            candidate = members.get(locale)
+            if candidate and (not public or self.snapshot.articles[candidate].is_public):
+                return candidate
         return article_id
 
     def group(self, ids: np.ndarray, scores: np.ndarray, query, confidence: float, k: int,

@@ -16,6 +16,8 @@ from .present import Hit, Presenter, Section, article_url  # noqa: F401  (re-exp
 from .query import Query, analyse
 from .ranking import FusionParams, Ranked, Ranker
 from .retrieval import AUDIENCES, Retriever
+from .lexical import stem
+from .spelling import Speller
 from .store import Snapshot
 
 MODES = ("hybrid", "dense", "bm25")
@@ -33,6 +35,7 @@ class SearchResponse:
     mode: str = "hybrid"
     took_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
+    corrected_query: str | None = None  # what was searched instead of `query` (typos corrected), if anything
 
 
 class Searcher:
@@ -48,6 +51,13 @@ class Searcher:
                              FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
                              settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of)
         self.presenter = Presenter(snapshot, self.retriever.article_of)
+        self.speller = Speller(snapshot.words)
+
+    def correct(self, text: str) -> str | None:
+        """The query with its typos corrected (None: nothing to correct, or correction is off)."""
+        if not self.settings.typo_correction:
+            return None
+        return self.speller.correct(text, lambda word: self.snapshot.lexical.knows(stem(word)))
 
     def analyse(self, text: str, locale: str | None = None, mode: str = "hybrid") -> Query:
         """The query as every later step reads it (no vector in BM25 mode)."""
@@ -78,7 +88,8 @@ class Searcher:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if locale is not None and locale not in LOCALES:
             raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
-        q = self.analyse(query, locale, mode)
+        corrected = self.correct(query)
+        q = self.analyse(corrected or query, locale, mode)
         preferred = q.preferred
         ranked = self.rank(q, mode, preferred, category, audience)
         fallback = False
@@ -94,7 +105,10 @@ class Searcher:
         response = SearchResponse(
             query=query, results=hits, locale=preferred, detected_locale=q.detected, fallback=fallback,
             no_answer=(not hits) or conf < self.settings.min_confidence, confidence=conf, mode=mode,
+            corrected_query=corrected,
         )
+        if corrected:
+            response.notes.append(f"Showing results for {corrected!r}.")
         if fallback:
             response.notes.append(f"No good answer in {preferred}; showing results from other languages.")
         response.took_ms = round((time.perf_counter() - start) * 1000, 2)

@@ -42,6 +42,7 @@ PAGES = "pages.json"  # per article id: sanitized HTML and table of contents
 LISTINGS = "listings.json"  # translation groups and category listings per interface locale
 IDENTIFIERS = "identifiers.json"  # which chunks are about each crypto identifier (kb.identifiers)
 GLOSSARY = "glossary.json"  # the validated glossary the build was made with (kb.glossary)
+WORDS = "words.json"  # Latin words of the knowledge base and their counts, for typo correction (kb.spelling)
 LEXICAL = "lexical"
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
@@ -91,6 +92,7 @@ class BuildFiles:
     listings: dict[str, Any]
     identifiers: IdentifierIndex
     glossary: Glossary
+    words: dict[str, int]  # the knowledge base's Latin words and counts (kb.spelling)
     outlines: dict[str, Any] | None = None
 
 
@@ -117,6 +119,7 @@ def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None)
     _write_json(tmp / LISTINGS, files.listings)
     _write_json(tmp / IDENTIFIERS, files.identifiers.to_dict())
     _write_json(tmp / GLOSSARY, files.glossary.to_dict())
+    _write_json(tmp / WORDS, files.words)
     if files.outlines is not None:
         _write_json(tmp / OUTLINES, files.outlines)
     np.save(tmp / TITLES, np.ascontiguousarray(files.titles, dtype=np.float32))
@@ -178,6 +181,7 @@ class Snapshot:
     listings: dict[str, dict[str, list[str]]]  # category → interface locale → public article ids, browse order
     identifiers: IdentifierIndex
     glossary: Glossary
+    words: dict[str, int]
     titles: np.ndarray | None = None  # title vectors, one row per article in `articles` order (zero: none)
 
     def html(self, article_id: str) -> str:
@@ -249,6 +253,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         groups, by_category = listings["groups"], listings["categories"]
         identifiers = IdentifierIndex.from_dict(json.loads((build_dir / IDENTIFIERS).read_text(encoding="utf-8")))
         glossary = Glossary.from_dict(json.loads((build_dir / GLOSSARY).read_text(encoding="utf-8")))
+        words = json.loads((build_dir / WORDS).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
     vectors = VectorIndex.load(build_dir)
@@ -266,7 +271,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         )
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
-                    identifiers, glossary, _read_titles(build_dir, len(articles), vectors.dim))
+                    identifiers, glossary, words, _read_titles(build_dir, len(articles), vectors.dim))
 
 
 def _read_titles(build_dir: Path, count: int, dim: int) -> np.ndarray | None:

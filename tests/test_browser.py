@@ -63,3 +63,23 @@ def test_writers_dashboard_charts_in_chromium(app):
             driver.save_screenshot(str(OUTPUT / "writers-dashboard.png"))
     finally:
         driver.quit()
+
+
+@pytest.mark.parametrize("lang, query", [("ko", "출금 심사 중이에요"), ("ja", "出金が審査中のままです")])
+def test_an_answer_only_in_english_is_shown_labelled_to_a_korean_or_japanese_reader(browser, server, lang, query):
+    """The fixture has no Korean or Japanese article: the English one is found through the glossary and the
+    multilingual model, shown once (not also in Chinese), and labelled with its language."""
+    from urllib.parse import quote
+
+    url = f"{server.url}/search?q={quote(query)}&lang={lang}"
+    dom = browser.dom(url)
+    assert 'href="/articles/withdrawal-pending-review-en' in dom and "withdrawal-pending-review-zh" not in dom
+    assert '<span class="badge">English</span>' in dom
+    browser.screenshot(url, f"search-{lang}-fallback.png")
+    browser.screenshot(url, f"search-{lang}-fallback-phone.png", size="390,844")
+
+
+def test_pages_at_phone_width_in_korean_and_chinese(browser, server):
+    for lang in ("ko", "zh-CN"):
+        assert browser.screenshot(f"{server.url}/?lang={lang}", f"home-{lang}-phone.png", size="390,844").stat().st_size > 5000
+        browser.screenshot(f"{server.url}/categories/deposits?lang={lang}", f"category-{lang}.png")

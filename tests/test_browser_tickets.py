@@ -78,3 +78,17 @@ def test_agent_inserts_an_internal_sop_passage(server, driver):
     reply = driver.find_element(By.ID, "reply").get_attribute("value")
     assert "Agents freeze an account at once" in reply and "/articles/sop-freeze-account-en" not in reply
     shot(driver, "agent-insert-sop.png")
+
+
+@pytest.mark.parametrize("lang, report, step", [
+    ("ko", "카톡으로 상담원이라면서 코인을 보내래요", "계정을 동결"),
+    ("ja", "公式を名乗るアカウントから資産を移すように言われた", "凍結"),
+])
+def test_a_scam_report_shows_the_emergency_steps_in_korean_and_japanese(server, driver, lang, report, step):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/support/new?lang={lang}")
+    driver.find_element(By.ID, "subject").send_keys(report)
+    box = wait_for(driver, "#suggestions .emergency")
+    assert step in box.text and not driver.find_elements(By.CSS_SELECTOR, "button.solved")
+    shot(driver, f"ticket-scam-{lang}.png")

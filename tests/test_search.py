@@ -183,3 +183,22 @@ def test_confidence_signals_count_words_the_knowledge_base_has():
     for q in (tokenize("提币审核"), tokenize("permissions")):
         assert index.scores(q).max() <= index.attainable(q) + 1e-5
     assert index.scores(["permiss"]).max() == pytest.approx(index.attainable(["permiss"]))
+
+
+def test_typos_in_latin_words_are_corrected_against_the_knowledge_base(client):
+    body = client.get("/api/search", query_string={"q": "withdrawl pendng"}).get_json()
+    assert body["corrected_query"] == "withdrawal pending"
+    assert body["results"][0]["id"] == "withdrawal-pending-review-en" and not body["no_answer"]
+    page = client.get("/search", query_string={"q": "withdrawl pendng"}).get_data(as_text=True)
+    assert "Showing results for <q>withdrawal pending</q>" in page
+    known = client.get("/api/search", query_string={"q": "withdrawal pending TRC20"}).get_json()
+    assert known["corrected_query"] is None  # known words and identifiers are left alone
+
+
+def test_a_word_of_its_own_is_not_corrected_into_ours():
+    from kb.spelling import Speller, collect_words
+
+    speller = Speller(collect_words(["Withdrawal pending review", "the stuck deposit", "apply for a new address"]))
+    assert speller.correct("withdrawl pendng", lambda w: False) == "withdrawal pending"
+    assert speller.correct("stock price of apple", lambda w: False) is None  # stock is not stuck
+    assert speller.correct("my wallet adress", lambda w: False) == "my wallet address"

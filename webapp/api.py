@@ -25,7 +25,7 @@ def search():
     log_response("api", resp)
     topics, emergency = urgency(q, resp.locale)
     return jsonify(
-        urgent=bool(topics), urgent_topics=topics, emergency=emergency,
+        urgent=bool(topics), urgent_topics=topics, emergency=emergency, corrected_query=resp.corrected_query,
         ok=True, query=resp.query, results=[h.to_json("api") for h in resp.results], count=len(resp.results),
         locale=resp.locale, detected_locale=resp.detected_locale, fallback=resp.fallback,
         no_answer=resp.no_answer, confidence=resp.confidence, mode=resp.mode, took_ms=resp.took_ms, notes=resp.notes,

@@ -26,6 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "emergency_contact": "Contact a human now", "read_section": "Read this section", "searching": "Looking for answers…",
         "was_helpful": "Was this article helpful?", "yes": "Yes", "no": "No", "comment": "Tell us more (optional)",
         "thanks_feedback": "Thank you for your feedback.",
+        "showing_results_for": "Showing results for",
     },
     "zh-CN": {
         "site": "Coinharbor 帮助中心", "search_placeholder": "搜索问题，例如：充值未到账", "search": "搜索",
@@ -42,6 +43,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_steps": "我们会通过邮件回复，通常 4 小时内，最晚 24 小时内。账户安全问题优先处理。",
         "emergency_contact": "立即联系人工客服", "read_section": "查看此部分", "searching": "正在查找答案…",
         "was_helpful": "这篇文章有帮助吗？", "yes": "有", "no": "没有", "comment": "补充说明（可选）", "thanks_feedback": "感谢你的反馈。",
+        "showing_results_for": "以下是这些词的结果：",
     },
     "ko": {
         "site": "Coinharbor 고객센터", "search_placeholder": "질문을 검색하세요. 예: 입금 미반영", "search": "검색",
@@ -60,6 +62,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "emergency_contact": "지금 바로 상담원 연결", "read_section": "이 부분 읽기", "searching": "답변을 찾는 중…",
         "was_helpful": "이 도움말이 도움이 되었나요?", "yes": "예", "no": "아니요", "comment": "의견을 남겨 주세요 (선택 사항)",
         "thanks_feedback": "의견을 보내 주셔서 감사합니다.",
+        "showing_results_for": "다음 검색어의 결과입니다:",
     },
     "ja": {
         "site": "Coinharbor ヘルプセンター", "search_placeholder": "質問を検索（例：入金が反映されない）", "search": "検索",
@@ -78,6 +81,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "emergency_contact": "今すぐ担当者に連絡", "read_section": "この部分を読む", "searching": "回答を探しています…",
         "was_helpful": "この記事は役に立ちましたか？", "yes": "はい", "no": "いいえ", "comment": "ご意見をお聞かせください（任意）",
         "thanks_feedback": "ご意見ありがとうございます。",
+        "showing_results_for": "次の語句の検索結果を表示しています：",
     },
 }
 
