@@ -357,7 +357,7 @@ def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report
     if report.golden is not None and not report.golden.passed and not force:
         failed.append("golden queries regressed")
     if strict and (report.warnings or report.skipped_invalid):
-        failed.append(f"strict: {len(report.warnings)} warning(s) and {len(report.skipped_invalid)} invalid article(s) count as failure")
+        failed.append(_strict_failure(report))
     report.gate_failures = failed
     if failed and not check_only:
         shutil.rmtree(new.path, ignore_errors=True)
@@ -365,6 +365,10 @@ def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report
                          "(fix the articles, or --force to publish despite the golden queries)",
                          errors=report.warnings + report.skipped_invalid if strict else None, golden=report.golden)
     report.forced = report.golden is not None and not report.golden.passed
+
+
+def _strict_failure(report: BuildReport) -> str:
+    return f"strict: {len(report.warnings)} warning(s) and {len(report.skipped_invalid)} invalid article(s) count as failure"
 
 
 # -- the six stages ------------------------------------------------------------------------------
@@ -398,7 +402,10 @@ def build_index(
         report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
         report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
         report.full, report.reason = p.live_manifest is None, p.reason
-        if p.up_to_date and not check_only and not strict:
+        if p.up_to_date and not check_only:
+            if strict and (report.warnings or report.skipped_invalid):  # refused as the gate would, unbuilt
+                raise BuildError(_strict_failure(report) + ": nothing published",
+                                 errors=report.warnings + report.skipped_invalid)
             report.chunks, report.reason = p.live_manifest.counts["chunks"], ""
         elif dry_run:
             report.reason = "dry run, nothing written"

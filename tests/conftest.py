@@ -61,6 +61,16 @@ class CountingEmbedder:
         return self.inner.encode_passages(texts, batch_size)
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """A throw-away PostgreSQL server (tests/pg.py) for the test module that asks for one."""
+    from pg import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def kb_dir(tmp_path) -> Path:
     """A private copy of the fixture knowledge base that a test may edit."""

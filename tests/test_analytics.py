@@ -7,18 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import AGENT_TOKEN
-from pg import PostgresServer
 from webapp import create_app, db
 from webapp.analytics import Filters, dashboard, group_queries, normalise
 
 DAY = 86400.0
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

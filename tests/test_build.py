@@ -59,6 +59,11 @@ def test_up_to_date_build_publishes_nothing(built, embedder):
     assert index_is_stale(built) == (False, "up to date")
 
 
+def test_an_up_to_date_build_does_not_load_the_model(built):
+    report = build_index(built)  # no embedder given: it would be loaded from KB_MODEL if anything needed it
+    assert not report.published and report.reason == "" and not report.model_loaded
+
+
 def test_tokenizer_change_retokenizes_without_reembedding(built, embedder, monkeypatch):
     import kb.build
     from kb.lexical import chunk_document

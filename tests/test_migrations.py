@@ -3,9 +3,9 @@ brought to head; an empty one gets a schema equal to webapp.db.metadata; the bas
 schema; upgrading twice, or from several processes at once (gunicorn workers), is safe. On SQLite and PostgreSQL."""
 import itertools
 import subprocess
-from types import SimpleNamespace
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 
 from kb.config import Settings
-from pg import PostgresServer
 from webapp import db
 from webapp.migrate import BASELINE, MIGRATIONS, _config, upgrade
 
@@ -105,13 +104,6 @@ ROWS = {  # one row of each table, every column given
     "article_votes": {"id": 1, "created_at": 1005.0, "article_id": "billing/refunds", "helpful": True,
                       "comment": "clear", "locale": "en"},
 }
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgresServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
