@@ -226,7 +226,7 @@ def _reused(settings: Settings, p: Plan, model: LazyEmbedder) -> _Reused:
         out.snapshot = snap = load_snapshot(p.live)
     except KBError as exc:  # the manifest reads but the build does not load: build everything anew
         p.reuse.clear()
-        p.reason = f"previous index unusable: {exc}"
+        p.live_manifest, p.reason = None, f"previous index unusable: {exc}"
         return out
     vectors = snap.vectors.vectors()
     # Stored words are reused only if the tokenizer that made them is this one.
@@ -261,8 +261,9 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
     """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded."""
     start = time.perf_counter()
     old = _reused(settings, p, model)
-    report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
-    report.full, report.reason = not p.reuse and report.full, p.reason if not p.reuse else report.reason
+    if p.live_manifest is None:  # a full build after all: the live build did not load
+        report.full, report.reason = True, p.reason
+        report.unchanged, report.reembedded = 0, len(p.articles)
     chunks: list[Chunk] = []
     rows: list[np.ndarray | None] = []
     words: list[list[str] | None] = []

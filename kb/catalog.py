@@ -2,26 +2,13 @@
 table of contents, translation groups, and category listings per interface locale."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .articles import Article, Category
 from .chunking import Chunk
 from .config import LOCALES
 from .render import render_markdown
-
-
-@dataclass(frozen=True)
-class Page:
-    html: str  # sanitized article HTML
-    toc: tuple[tuple[str, str], ...]  # (anchor, heading) of each top-level section, in reading order
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"html": self.html, "toc": [list(t) for t in self.toc]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Page":
-        return cls(d["html"], tuple((a, h) for a, h in d["toc"]))
+from .store import Page
 
 
 def make_pages(articles: list[Article], chunks: list[Chunk], previous: dict[str, Page] | None = None,

@@ -28,7 +28,6 @@ import numpy as np
 
 from .articles import Article, Category
 from .bm25 import LexicalIndex
-from .catalog import Page
 from .chunking import Chunk
 from .errors import IndexCorrupt, IndexNotBuilt
 from .glossary import Glossary
@@ -51,6 +50,19 @@ BUILD_HINT = "run: kb build (or python scripts/build_index.py)"
 
 
 CHUNK_FIELDS = [f.name for f in dataclasses.fields(Chunk)]
+
+
+@dataclass(frozen=True)
+class Page:
+    html: str  # sanitized article HTML
+    toc: tuple[tuple[str, str], ...]  # (anchor, heading) of each top-level section, in reading order
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"html": self.html, "toc": [list(t) for t in self.toc]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Page":
+        return cls(d["html"], tuple((a, h) for a, h in d["toc"]))
 
 
 def current_link(index_dir: str | Path) -> Path:

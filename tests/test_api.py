@@ -50,6 +50,7 @@ def test_healthz(client, embedder):
     body = client.get("/healthz").get_json()
     assert body["ok"] and body["index_loaded"] and body["model"] == embedder.name
     assert body["articles"] == 6 and body["public_articles"] == 5 and body["chunks"] > 6
+    assert body["index_current"] is True and body["index_note"] == "up to date"
 
 
 def test_internal_articles_never_public(client):

@@ -200,3 +200,11 @@ def test_link_check_renders_only_changed_articles(built, kb_dir, embedder, monke
     report = build_index(built, embedder=embedder, force=True)
     assert rendered == ["lost-2fa-en"]  # the other articles' outlines come from the live build
     assert any("#nope" in str(w) and "lost-2fa-en" in str(w) for w in report.warnings)
+
+
+def test_a_live_build_that_does_not_load_is_rebuilt_in_full(built, kb_dir, embedder):
+    (current_build(built.index_dir) / "chunks.json").write_text("{not json", encoding="utf-8")
+    edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
+    report = build_index(built, embedder=embedder)
+    assert report.published and report.full and report.reembedded == 6 and "previous index unusable" in report.reason
+    assert load_current(built.index_dir, embedder.name, embedder.dim).chunks

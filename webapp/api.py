@@ -7,6 +7,9 @@ from pathlib import Path
 import yaml
 from flask import Blueprint, abort, jsonify, request
 
+from kb.lexical import TOKENIZER_VERSION
+from kb.manifest import compatibility
+
 from .params import MAX_K, category_param, int_param, locale_param, query_param
 from .state import searcher, settings, state
 from .views import article_view, log_response, urgency
@@ -55,9 +58,12 @@ def healthz():
     index = state().live
     snap = searcher().snapshot
     m = snap.manifest
+    # the same check the build and the loader make: is this build what a build with these settings would be?
+    check = compatibility(m, settings(), index.embedder.name, index.embedder.dim, TOKENIZER_VERSION,
+                          has_titles=snap.titles is not None)
     return jsonify(
         ok=True, index_loaded=True, build=snap.path.name, built_at=m["built_at"], model=m["model"], dim=m["dim"],
         articles=m["counts"]["articles"], public_articles=m["counts"]["public_articles"], chunks=m["counts"]["chunks"],
         by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error,
-        retriever=settings().retriever,
+        retriever=settings().retriever, index_current=check.current, index_note=check.reason,
     )

@@ -6,6 +6,7 @@ once (gunicorn workers, not preloaded): the check-stamp-upgrade runs in one tran
 process migrates and the others wait, then find the database at head and do nothing."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
+logging.getLogger("alembic").setLevel(logging.WARNING)  # it logs its plugins and context at every start
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
 # The tables of the baseline revision, i.e. what `metadata.create_all` made before migrations existed.

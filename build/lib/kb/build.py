@@ -1,0 +1,430 @@
+"""build_index(settings) → BuildReport, in six stages, each a function of its own:
+
+    plan      what changed since the live build (typed Manifest, one `compatibility` check)
+    assemble  chunk, tokenize and embed only what changed (the model is loaded only if something needs it)
+    write     a complete build folder under a temporary name, renamed when complete
+    gate      golden queries and --strict link errors: a failing build is removed, never published
+    publish   swap index/current to the new folder in one rename
+    prune     delete old builds and leftovers of crashed ones
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from . import __version__
+from .articles import Article, Category, LoadResult, load_articles
+from .catalog import make_listings, make_pages
+from .chunking import Chunk, chunk_article, title_to_embed
+from .config import Settings
+from .embed import Embedder, load_embedder
+from .errors import ArticleError, BuildError, KBError
+from .glossary import EMPTY as EMPTY_GLOSSARY, Glossary, load_glossary
+from .golden import GoldenReport, check_golden
+from .identifiers import IdentifierIndex, about_text
+from .index import VectorIndex, choose_index_type, set_threads
+from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
+from .links import check_links
+from .spelling import collect_words
+from .manifest import Manifest, compatibility
+from .store import (TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish, read_manifest,
+                    read_glossary, read_outlines, read_pages, read_tokens, write_build)
+
+FAULT_STAGES = ("before-write", "mid-write", "before-publish", "after-publish")
+
+
+@dataclass
+class BuildReport:
+    articles: int = 0
+    chunks: int = 0
+    reembedded: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_embedded: int = 0
+    skipped_invalid: list[ArticleError] = field(default_factory=list)
+    warnings: list[ArticleError] = field(default_factory=list)
+    seconds: float = 0.0
+    published: bool = False
+    full: bool = False
+    build_dir: str | None = None
+    reason: str = ""
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    golden: GoldenReport | None = None
+    forced: bool = False
+    model_loaded: bool = False
+    gate_failures: list[str] = field(default_factory=list)  # why the gate refused (with check_only: would refuse)
+
+    def summary(self) -> str:
+        state = "published" if self.published else ("up to date, nothing published" if not self.reason else self.reason)
+        return (
+            f"{self.articles} articles, {self.chunks} chunks: {self.reembedded} re-embedded "
+            f"({self.chunks_embedded} chunks), {self.unchanged} unchanged, {self.removed} removed, "
+            f"{len(self.skipped_invalid)} invalid skipped, {self.seconds:.1f} s ({state})"
+        )
+
+
+@contextmanager
+def build_lock(index_dir: str | Path) -> Iterator[None]:
+    """One build at a time per index folder (an flock: released by the OS even on kill -9)."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / ".build.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another build is running on {index_dir}; wait for it to finish") from None
+        yield
+
+
+def fault_point(settings: Settings, stage: str) -> None:
+    """KB_BUILD_FAULT=<stage>: the build says so on stderr and waits there to be killed (fault tests)."""
+    if settings.build_fault == stage:
+        print(f"kb build: paused at {stage} (KB_BUILD_FAULT)", file=sys.stderr, flush=True)
+        while True:
+            time.sleep(3600)
+
+
+class LazyEmbedder:
+    """The configured model, loaded on first use: a build with nothing to embed never loads it."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self._settings, self._embedder = settings, embedder
+
+    @property
+    def loaded(self) -> bool:
+        return self._embedder is not None
+
+    def get(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self._settings.model, self._settings.threads)
+        return self._embedder
+
+
+def plan_changes(articles: list[Article], fingerprints: dict[str, str]) -> dict[str, list[str]]:
+    """Which article ids are new, edited, unchanged or deleted compared with a build's fingerprints."""
+    current = {a.id: a.fingerprint for a in articles}
+    return {
+        "new": sorted(i for i in current if i not in fingerprints),
+        "edited": sorted(i for i in current if i in fingerprints and fingerprints[i] != current[i]),
+        "unchanged": sorted(i for i in current if fingerprints.get(i) == current[i]),
+        "deleted": sorted(i for i in fingerprints if i not in current),
+    }
+
+
+# -- stage 1: plan -------------------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What a build will do, decided before any model is loaded."""
+
+    loaded: LoadResult
+    articles: list[Article]  # published articles, to index
+    knowledge_base: bool  # built from the articles folder (link check, golden queries), not a corpus
+    outlines: dict
+    live: Path | None  # the live build folder
+    live_manifest: Manifest | None
+    changes: dict[str, list[str]]
+    reuse: set[str]  # article ids whose vectors, words and pages are kept
+    reason: str  # why the build is full ("" when incremental)
+    up_to_date: bool
+    glossary: Glossary = EMPTY_GLOSSARY
+
+
+def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, loaded: LoadResult | None = None,
+         glossary: Glossary | None = None) -> Plan:
+    """Load and validate the articles and the glossary, link-check them, and compare them with the live build's
+    manifest. `glossary` given: used as it is (the eval harness's), else read from the articles folder."""
+    knowledge_base = loaded is None
+    loaded = loaded or load_articles(settings.articles_dir)
+    live = current_build(settings.index_dir)
+    outlines: dict = {}
+    warnings = list(loaded.warnings)
+    if knowledge_base:
+        outlines = read_outlines(live)
+        warnings += check_links(loaded.articles, outlines)
+    glossary_errors: list[ArticleError] = []
+    if glossary is None:
+        glossary, glossary_errors = load_glossary(settings.articles_dir) if knowledge_base else (EMPTY_GLOSSARY, [])
+    loaded = LoadResult(loaded.articles, loaded.errors + glossary_errors, warnings, loaded.categories)
+    if loaded.errors and not skip_invalid:
+        raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
+    articles = [a for a in loaded.articles if a.status == "published"]
+    if not articles:
+        raise BuildError(f"no published articles in {settings.articles_dir}; nothing to index")
+
+    manifest, reason = None, "--full" if full else ""
+    if live is None:
+        reason = reason or "no previous index"
+    elif not full:
+        try:
+            manifest = read_manifest(live)
+        except KBError as exc:
+            reason = f"previous index unusable: {exc}"
+    changes = plan_changes(articles, manifest.articles if manifest else {})
+    up_to_date = False
+    if manifest is not None:
+        check = compatibility(manifest, settings, tokenizer_version=TOKENIZER_VERSION,
+                              index_type=choose_index_type(settings.index_type, manifest.counts.get("chunks", 0),
+                                                           settings.hnsw_min_chunks),
+                              has_titles=(live / TITLES).exists())
+        if not check.reusable:
+            manifest, reason = None, check.reason
+        else:
+            up_to_date = check.current and not (changes["new"] or changes["edited"] or changes["deleted"])
+    if manifest is None:
+        changes = plan_changes(articles, {})
+    reuse = set(changes["unchanged"]) if manifest is not None else set()
+    if manifest is not None and up_to_date:
+        # the glossary is part of the build: an edit to it alone is a change too
+        live_glossary = read_glossary(live)
+        up_to_date = live_glossary is not None and live_glossary.to_dict() == glossary.to_dict()
+    return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date, glossary)
+
+
+def index_is_stale(settings: Settings) -> tuple[bool, str]:
+    """(stale?, why): is the live index missing, or behind the articles folder or the configured model?"""
+    build = current_build(settings.index_dir)
+    if build is None:
+        return True, "no index built yet"
+    try:
+        manifest = read_manifest(build)
+    except KBError as exc:
+        return True, str(exc)
+    loaded = load_articles(settings.articles_dir)
+    changes = plan_changes([a for a in loaded.articles if a.status == "published"], manifest.articles)
+    if changes["new"] or changes["edited"] or changes["deleted"]:
+        return True, ", ".join(f"{len(v)} {k}" for k, v in changes.items() if v and k != "unchanged")
+    check = compatibility(manifest, settings, tokenizer_version=TOKENIZER_VERSION, has_titles=(build / TITLES).exists())
+    return (False, "up to date") if check.current else (True, check.reason)
+
+
+# -- stage 2: assemble ---------------------------------------------------------------------------
+
+@dataclass
+class _Reused:
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    vectors: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    words: dict[str, list[list[str] | None]] = field(default_factory=dict)
+    snapshot: Snapshot | None = None
+
+
+def _reused(settings: Settings, p: Plan, model: LazyEmbedder) -> _Reused:
+    """The live build's chunks, vectors and BM25 words of the articles that did not change."""
+    out = _Reused()
+    if not p.reuse or p.live is None:
+        return out
+    try:
+        out.snapshot = snap = load_snapshot(p.live)
+    except KBError as exc:  # the manifest reads but the build does not load: build everything anew
+        p.reuse.clear()
+        p.reason = f"previous index unusable: {exc}"
+        return out
+    vectors = snap.vectors.vectors()
+    # Stored words are reused only if the tokenizer that made them is this one.
+    same_tokenizer = snap.manifest.tokenizer_version == TOKENIZER_VERSION
+    words = read_tokens(snap.path, len(snap.chunks)) if same_tokenizer else None
+    for row, chunk in enumerate(snap.chunks):
+        if chunk.article_id in p.reuse:
+            out.chunks.setdefault(chunk.article_id, []).append(chunk)
+            out.vectors.setdefault(chunk.article_id, []).append(vectors[row])
+            out.words.setdefault(chunk.article_id, []).append(words[row] if words else None)
+    return out
+
+
+def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot | None, reuse: set[str], dim: int) -> np.ndarray:
+    """One title vector per article (a zero row where `title_to_embed` gives none); unchanged articles
+    keep the previous build's."""
+    out = np.zeros((len(articles), dim), np.float32)
+    old_row = {aid: i for i, aid in enumerate(prev.articles)} if prev is not None and prev.titles is not None else {}
+    todo: list[tuple[int, str]] = []
+    for row, article in enumerate(articles):
+        if article.id in reuse and article.id in old_row:
+            out[row] = prev.titles[old_row[article.id]]
+        elif (title := title_to_embed(article)) is not None:
+            todo.append((row, title))
+    if todo:
+        out[[row for row, _ in todo]] = model.get().encode_passages([t for _, t in todo], batch_size=64)
+    return out
+
+
+def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildReport,
+             progress: Callable[[int, int], None] | None = None) -> BuildFiles:
+    """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded."""
+    start = time.perf_counter()
+    old = _reused(settings, p, model)
+    report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
+    report.full, report.reason = not p.reuse and report.full, p.reason if not p.reuse else report.reason
+    chunks: list[Chunk] = []
+    rows: list[np.ndarray | None] = []
+    words: list[list[str] | None] = []
+    to_embed: list[int] = []
+    for article in p.articles:
+        if article.id in p.reuse:
+            chunks.extend(old.chunks[article.id])
+            rows.extend(old.vectors[article.id])
+            words.extend(old.words[article.id])
+        else:
+            for chunk in chunk_article(article, settings.chunk_max_chars):
+                to_embed.append(len(chunks))
+                chunks.append(chunk)
+                rows.append(None)
+                words.append(None)
+    report.chunks, report.chunks_embedded = len(chunks), len(to_embed)
+
+    batch = 32
+    for i in range(0, len(to_embed), batch):
+        positions = to_embed[i:i + batch]
+        vecs = model.get().encode_passages([chunks[pos].embed_text for pos in positions], batch_size=batch)
+        for pos, v in zip(positions, vecs):
+            rows[pos] = v
+        if progress:
+            progress(min(i + batch, len(to_embed)), len(to_embed))
+    # Nothing embedded (only words or pages changed): the live build says what the model is.
+    source = old.snapshot.manifest if old.snapshot is not None and not model.loaded else model.get()
+    name, dim = (source.model, source.dim) if isinstance(source, Manifest) else (source.name, source.dim)
+    titles = _title_vectors(p.articles, model, old.snapshot, p.reuse, dim)
+    matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+    vectors = VectorIndex.build(matrix, dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
+    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]
+    categories = p.loaded.categories
+    manifest = Manifest(
+        model=name, model_spec=settings.model, dim=dim, chunk_max_chars=settings.chunk_max_chars,
+        index_type=vectors.kind, tokenizer_version=TOKENIZER_VERSION,
+        built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - start, 3), kb_version=__version__,
+        counts={
+            "articles": len(p.articles),
+            "chunks": len(chunks),
+            "public_articles": sum(a.is_public for a in p.articles),
+            "internal_articles": sum(a.audience == "internal" for a in p.articles),
+            "by_locale": {loc: sum(a.locale == loc for a in p.articles) for loc in sorted({a.locale for a in p.articles})},
+        },
+        articles={a.id: a.fingerprint for a in p.articles},
+        categories={c.slug: {"names": c.names, "order": c.order} for c in categories.values()},
+    )
+    outlines = ({a.fingerprint: p.outlines[a.fingerprint] for a in p.loaded.articles if a.fingerprint in p.outlines}
+                if p.knowledge_base else None)
+    return BuildFiles(
+        manifest=manifest, articles=p.articles, chunks=chunks, vectors=vectors, lexical=LexicalIndex.build(words),
+        tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
+        listings=make_listings(p.articles, categories), outlines=outlines,
+        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
+        words=collect_words(f"{c.title} {' '.join(c.heading_path)} {c.text}" for c in chunks),
+    )
+
+
+def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
+    """The new build as serving would load it, without reading it back from disk."""
+    categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
+    return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
+                    categories, files.pages, files.listings["groups"], files.listings["categories"], files.identifiers,
+                    files.glossary, files.words, files.titles)
+
+
+# -- stage 3: write ------------------------------------------------------------------------------
+
+def write(settings: Settings, files: BuildFiles) -> Path:
+    fault_point(settings, "before-write")
+    name = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+    return write_build(settings.index_dir, name, files, fault=lambda stage: fault_point(settings, stage))
+
+
+# -- stage 4: gate -------------------------------------------------------------------------------
+
+def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report: BuildReport, *,
+         strict: bool = False, force: bool = False, check_only: bool = False) -> None:
+    """Run the golden queries on the new build (and the live one); raise BuildError, the new folder removed,
+    if they regressed (unless `force`) or if `strict` and there are warnings or invalid articles. With
+    `check_only` nothing is raised: the report says what failed (the build is removed either way)."""
+    if p.knowledge_base:
+        live = None
+        if p.live is not None:
+            try:
+                live = load_snapshot(p.live, model.get().name, model.get().dim)
+            except KBError:
+                live = None
+        report.golden = check_golden(settings, model.get(), new, live)
+    failed = []
+    if report.golden is not None and not report.golden.passed and not force:
+        failed.append("golden queries regressed")
+    if strict and (report.warnings or report.skipped_invalid):
+        failed.append(_strict_failure(report))
+    report.gate_failures = failed
+    if failed and not check_only:
+        shutil.rmtree(new.path, ignore_errors=True)
+        raise BuildError("; ".join(failed) + ": the new index was not published; the live index is unchanged "
+                         "(fix the articles, or --force to publish despite the golden queries)",
+                         errors=report.warnings + report.skipped_invalid if strict else None, golden=report.golden)
+    report.forced = report.golden is not None and not report.golden.passed
+
+
+def _strict_failure(report: BuildReport) -> str:
+    return f"strict: {len(report.warnings)} warning(s) and {len(report.skipped_invalid)} invalid article(s) count as failure"
+
+
+# -- the six stages ------------------------------------------------------------------------------
+
+def build_index(
+    settings: Settings,
+    *,
+    full: bool = False,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    embedder: Embedder | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    loaded: LoadResult | None = None,
+    check_only: bool = False,
+    force: bool = False,
+    strict: bool = False,
+    glossary: Glossary | None = None,
+) -> BuildReport:
+    """Build the index from settings.articles_dir into settings.index_dir.
+
+    Invalid articles stop the build (all of them reported) unless skip_invalid; the live index is
+    only replaced, atomically, once the new build is complete on disk and has passed the gate. `loaded`
+    gives the articles directly (the eval harness builds from a corpus.jsonl) instead of reading
+    settings.articles_dir. `check_only` builds and checks but never publishes."""
+    start = time.perf_counter()
+    set_threads(settings.threads)
+    report = BuildReport()
+    with build_lock(settings.index_dir):
+        p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary)
+        report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
+        report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
+        report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
+        report.full, report.reason = p.live_manifest is None, p.reason
+        if p.up_to_date and not check_only:
+            if strict and (report.warnings or report.skipped_invalid):  # refused as the gate would, unbuilt
+                raise BuildError(_strict_failure(report) + ": nothing published",
+                                 errors=report.warnings + report.skipped_invalid)
+            report.chunks, report.reason = p.live_manifest.counts["chunks"], ""
+        elif dry_run:
+            report.reason = "dry run, nothing written"
+        else:
+            model = LazyEmbedder(settings, embedder)
+            files = assemble(settings, p, model, report, progress)
+            new = in_memory_snapshot(files, write(settings, files))
+            try:
+                gate(settings, p, new, model, report, strict=strict, force=force, check_only=check_only)
+            finally:
+                report.model_loaded = model.loaded
+            if check_only:
+                shutil.rmtree(new.path, ignore_errors=True)
+                report.reason = "check only, nothing published"
+            else:
+                fault_point(settings, "before-publish")
+                publish(settings.index_dir, new.path)
+                fault_point(settings, "after-publish")
+                prune_builds(settings.index_dir, settings.keep_builds)
+                report.published, report.build_dir = True, str(new.path)
+    report.seconds = time.perf_counter() - start
+    return report

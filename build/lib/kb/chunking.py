@@ -1,0 +1,139 @@
+"""Article → chunks, one per H2/H3 section (long sections split), each with its heading path and anchor."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, asdict
+from typing import Any
+
+from bs4 import BeautifulSoup, Tag
+
+from .articles import Article
+from .render import render_markdown
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One searchable piece of an article: a section, or part of a long one."""
+
+    id: str
+    article_id: str
+    ordinal: int
+    title: str
+    heading_path: tuple[str, ...]
+    anchor: str
+    text: str
+    locale: str
+    category: str
+    audience: str
+    tags: tuple[str, ...]
+
+    @property
+    def heading(self) -> str:
+        return self.heading_path[-1] if self.heading_path else ""
+
+    @property
+    def embed_text(self) -> str:
+        """What the dense model sees: the title and headings give a section its context."""
+        head = " > ".join((self.title, *self.heading_path))
+        return f"{head}\n{self.text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Chunk":
+        return cls(**{**d, "heading_path": tuple(d["heading_path"]), "tags": tuple(d["tags"])})
+
+
+def _split_long(block: str, max_chars: int) -> list[str]:
+    """Split one over-long block at sentence ends (hard cut as a last resort)."""
+    if len(block) <= max_chars:
+        return [block]
+    parts, cur = [], ""
+    for sentence in filter(None, _SENTENCE_END.split(block)):
+        while len(sentence) > max_chars:
+            if cur:
+                parts.append(cur)
+                cur = ""
+            parts.append(sentence[:max_chars])
+            sentence = sentence[max_chars:]
+        if cur and len(cur) + 1 + len(sentence) > max_chars:
+            parts.append(cur)
+            cur = sentence
+        else:
+            cur = f"{cur} {sentence}".strip()
+    if cur:
+        parts.append(cur)
+    return parts
+
+
+def _pack(blocks: list[str], max_chars: int) -> list[str]:
+    """Group a section's blocks into pieces of at most max_chars, keeping blocks whole where possible."""
+    pieces, cur = [], ""
+    for block in blocks:
+        for part in _split_long(block, max_chars):
+            if cur and len(cur) + 1 + len(part) > max_chars:
+                pieces.append(cur)
+                cur = part
+            else:
+                cur = f"{cur}\n{part}" if cur else part
+    if cur:
+        pieces.append(cur)
+    return pieces
+
+
+def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
+    """Chunks in reading order; the text before the first H2 is the intro (empty anchor)."""
+    soup = BeautifulSoup(render_markdown(article.body), "html.parser")
+    sections: list[tuple[tuple[str, ...], str, list[str]]] = [((), "", [])]
+    h2 = ""
+    for node in soup.children:
+        if not isinstance(node, Tag):
+            text = str(node).strip()
+            if text:
+                sections[-1][2].append(text)
+            continue
+        if node.name in ("h2", "h3"):
+            heading = node.get_text(" ", strip=True)
+            if node.name == "h2":
+                h2 = heading
+                path = (heading,)
+            else:
+                path = (h2, heading) if h2 else (heading,)
+            sections.append((path, node.get("id", ""), []))
+            continue
+        if node.name in ("ul", "ol"):
+            items = [li.get_text(" ", strip=True) for li in node.find_all("li", recursive=False)]
+            text = "\n".join(f"- {t}" for t in items if t)
+        elif node.name == "table":
+            rows = [" | ".join(c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])) for tr in node.find_all("tr")]
+            text = "\n".join(rows)
+        else:
+            text = node.get_text(" ", strip=True)
+        if text:
+            sections[-1][2].append(text)
+
+    chunks: list[Chunk] = []
+    for path, anchor, blocks in sections:
+        if not blocks:
+            continue
+        for piece in _pack(blocks, max_chars):
+            chunks.append(Chunk(
+                id=f"{article.id}#{len(chunks)}", article_id=article.id, ordinal=len(chunks), title=article.title,
+                heading_path=path, anchor=anchor, text=piece, locale=article.locale, category=article.category,
+                audience=article.audience, tags=article.tags,
+            ))
+    return chunks
+
+
+def title_to_embed(article: Article) -> str | None:
+    """The title to embed on its own (the article-level vector), or None when it says nothing the body
+    does not open with: a corpus whose "title" is the first sentence of the text, the whole text, or its
+    opening cut short with an ellipsis."""
+    title = " ".join(article.title.split())
+    opening = title.removesuffix("…").removesuffix("...").rstrip()
+    if not opening or " ".join(article.body.split()).startswith(opening):
+        return None
+    return title

@@ -1,0 +1,296 @@
+"""Benchmark kb over HTTP: build and incremental-rebuild time, cold start, /api/search and /api/suggest latency, memory.
+
+Works on a copy of the shipped knowledge base, or on a synthetic one of N articles (--synthetic N, made by
+scripts/make_synthetic_kb.py), kept under --work with its index so that later runs reuse both. Then starts
+scripts/serve.py on a free loopback port in a separate process and drives it with N concurrent clients for a
+fixed time, reporting latency percentiles, requests/s, errors and the server's memory."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from kb.config import PROJECT_ROOT as ROOT  # dev data lives in the checkout
+
+DEV_QUERIES = ROOT / "tests" / "data" / "queries.jsonl"  # 259 queries as users type them, zh/en/ko/ja
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def load_queries(path: str | Path) -> list[str]:
+    return [json.loads(line)["query"] for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def search_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+    return urllib.request.Request(f"{base}/api/search?" + urllib.parse.urlencode({"q": query, "k": 10}))
+
+
+def suggest_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+    """One keystroke of the ticket form: the subject typed so far (at least 4 characters)."""
+    typed = query[: rnd.randint(min(4, len(query)), len(query))]
+    return urllib.request.Request(f"{base}/api/suggest", data=json.dumps({"subject": typed}).encode(),
+                                  headers={"Content-Type": "application/json"}, method="POST")
+
+
+def article_request(base: str, article_id: str, rnd: random.Random) -> urllib.request.Request:
+    return urllib.request.Request(f"{base}/articles/{urllib.parse.quote(article_id)}")
+
+
+def drive(base: str, queries: list[str], clients: int, seconds: float, make=search_request) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(seed: int) -> None:
+        nonlocal errors
+        rnd = random.Random(seed)
+        while time.monotonic() < stop:
+            req = make(base, rnd.choice(queries), rnd)
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    r.read()
+                    ok = r.status == 200
+            except Exception:
+                ok = False
+            dt = (time.perf_counter() - t0) * 1000
+            with lock:
+                latencies.append(dt) if ok else None
+                errors += 0 if ok else 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    return {
+        "clients": clients, "requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),
+        "p99_ms": round(percentile(latencies, 99), 2), "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
+    }
+
+
+def process_memory(pid: int) -> dict:
+    """Peak resident memory (VmHWM) and proportional set size (PSS: shared pages split between processes), in MB."""
+    out = {"peak_rss_mb": None, "pss_mb": None}
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        out["peak_rss_mb"] = round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        out["pss_mb"] = round(int(rollup.split("\nPss:")[1].split()[0]) / 1024, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    return out
+
+
+def server_memory(pid: int) -> dict:
+    """Memory of the server and its worker processes (gunicorn forks workers)."""
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    per = {p: process_memory(p) for p in pids}
+    return {
+        "processes": len(pids),
+        "peak_rss_mb_max": max((m["peak_rss_mb"] or 0) for m in per.values()),
+        "pss_mb_total": round(sum((m["pss_mb"] or 0) for m in per.values()), 1),
+    }
+
+
+def prepare_articles(args, work: Path) -> tuple[Path, str]:
+    """A bench-owned copy of the knowledge base (edited for the incremental rebuild, never the real one)."""
+    if args.synthetic:
+        key = f"synthetic-{args.synthetic}" + (f"-s{args.sections}" if args.sections != 2 else "")
+        target = work / key / "articles"
+        if not target.exists():
+            from kb.commands.synthetic import generate
+
+            tmp = target.with_name("articles.partial")
+            shutil.rmtree(tmp, ignore_errors=True)
+            generate(Path(args.articles), tmp, args.synthetic, sections=args.sections)
+            tmp.rename(target)
+        return target, key
+    source = Path(args.articles).resolve()
+    key = source.name if source != (ROOT / "articles").resolve() else "shipped"
+    target = work / key / "articles"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    return target, key
+
+
+def ann_recall(settings, queries: list[str], articles: Path, k: int = 10, extra: int = 490) -> dict:
+    """Recall@k of the HNSW index against exact search over the same vectors, for the bench queries plus
+    `extra` article titles as queries; and the mean time per query of each."""
+    import numpy as np
+
+    from kb.embed import load_embedder
+    from kb.index import VectorIndex
+    from kb.store import load_current
+
+    snap = load_current(settings.index_dir)
+    texts = list(queries) + [c.title for c in snap.chunks[:: max(1, len(snap.chunks) // extra)]][:extra]
+    qvecs = load_embedder(settings.model, settings.threads).encode_queries(texts)
+    exact = VectorIndex.build(snap.vectors.vectors(), snap.vectors.dim, "flat")
+    timings = {}
+    found = {}
+    for name, index in (("hnsw", snap.vectors), ("flat", exact)):
+        t0 = time.perf_counter()
+        found[name] = [index.search(q.reshape(1, -1), k)[1][0] for q in qvecs]
+        timings[name] = round((time.perf_counter() - t0) * 1000 / len(qvecs), 3)
+    recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(found["hnsw"], found["flat"])]))
+    return {"queries": len(texts), "recall_at_10": round(recall, 4), "hnsw_ms": timings["hnsw"], "flat_ms": timings["flat"]}
+
+
+def timed_build(settings, **kw) -> tuple[float, object]:
+    from kb.build import build_index
+
+    t0 = time.perf_counter()
+    report = build_index(settings, **kw)
+    return time.perf_counter() - t0, report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--articles", default=str(ROOT / "articles"), help="articles folder to index (default: the shipped one)")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N",
+                   help="instead, a synthetic knowledge base of N articles made from --articles' vocabulary")
+    p.add_argument("--sections", type=int, default=2, help="sections per synthetic article (default 2; 0 = one chunk each)")
+    p.add_argument("--model", default=None, help="embedding model (default: KB_MODEL or the built-in default)")
+    p.add_argument("--index-type", default=None, choices=["auto", "flat", "hnsw"], help="vector index (default: KB_INDEX_TYPE)")
+    p.add_argument("--queries", default=str(DEV_QUERIES), help="JSONL with a 'query' field per line (default: the dev query set)")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8], help="concurrent clients, one run each")
+    p.add_argument("--seconds", type=float, default=10.0, help="duration of each run")
+    p.add_argument("--workers", type=int, default=1, help="server processes (scripts/serve.py --workers)")
+    p.add_argument("--work", default=str(ROOT / "var" / "bench"), help="where knowledge bases and indexes are kept and reused")
+    p.add_argument("--fresh", action="store_true", help="rebuild the index from scratch even if one is kept")
+    p.add_argument("--no-cache", action="store_true", help="turn the server's query-vector cache off (every query encoded)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = p.parse_args(argv)
+
+    from kb.config import Settings
+    from kb.store import read_manifest, current_build
+
+    work = Path(args.work)
+    articles, key = prepare_articles(args, work)
+    model = args.model or Settings.from_env().model
+    overrides = {"index_type": args.index_type} if args.index_type else {}
+    settings = Settings.from_env(articles_dir=str(articles), model=model, **overrides,
+                                 index_dir=str(work / key / f"index-{model.replace('/', '_').replace(':', '_')}"))
+    figures: dict = {"knowledge_base": key, "model": model, "workers": args.workers, "query_cache": not args.no_cache}
+
+    seconds, report = timed_build(settings, full=args.fresh)
+    manifest = read_manifest(current_build(settings.index_dir))
+    if report.full:
+        figures["build"] = {"articles": report.articles, "chunks": report.chunks, "seconds": round(seconds, 2),
+                            "chunks_per_s": round(report.chunks_embedded / seconds, 1), "reused": False}
+    else:  # kept from an earlier run (its build time was printed by that run; --fresh measures it again)
+        figures["build"] = {"articles": report.articles, "chunks": manifest["counts"]["chunks"], "seconds": None,
+                            "chunks_per_s": None, "reused": True}
+    figures["build"]["index_type"] = manifest.get("index_type", "flat")
+    figures["build"]["index_bytes"] = dir_size(current_build(settings.index_dir))
+    if figures["build"]["index_type"] == "hnsw":
+        figures["ann_recall"] = ann_recall(settings, load_queries(args.queries), articles)
+
+    # incremental rebuild after one edited article (then put it back)
+    edited = sorted(articles.rglob("*.md"))[0]
+    original = edited.read_text(encoding="utf-8")
+    edited.write_text(original + "\n\nOne more sentence, added by the benchmark.\n", encoding="utf-8")
+    try:
+        inc_seconds, inc = timed_build(settings, force=True)
+    finally:
+        edited.write_text(original, encoding="utf-8")
+    timed_build(settings, force=True)
+    figures["incremental_rebuild"] = {"seconds": round(inc_seconds, 2), "reembedded_articles": inc.reembedded,
+                                      "chunks_embedded": inc.chunks_embedded}
+
+    port = free_port()
+    env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
+           "KB_MODEL": settings.model, "KB_DB_PATH": str(work / key / "kb.sqlite3"),
+           **({"KB_QUERY_CACHE_SIZE": "0"} if args.no_cache else {}),
+           **({"KB_INDEX_TYPE": args.index_type} if args.index_type else {})}
+    t0 = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--port", str(port),
+                               "--workers", str(args.workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/search?q=deposit", timeout=2) as r:
+                    r.read()
+                break
+            except Exception:
+                if server.poll() is not None or time.perf_counter() - t0 > 300:
+                    raise SystemExit("server did not start")
+                time.sleep(0.05)
+        figures["cold_start_s"] = round(time.perf_counter() - t0, 2)
+        queries = load_queries(args.queries)
+        drive(base, queries, 2 * args.workers, 2.0)  # warm-up (every worker)
+        figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
+        figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
+        from kb.store import load_current
+
+        public = [a.id for a in load_current(settings.index_dir).articles.values() if a.is_public]
+        figures["article_page"] = [drive(base, public, 1, args.seconds, article_request)]
+        figures["server_memory"] = server_memory(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    else:
+        b = figures["build"]
+        print(f"knowledge base {key}, model {model}, {args.workers} server process(es), "
+              f"query cache {'off' if args.no_cache else 'on'}")
+        took = "kept from an earlier run (--fresh to time it)" if b["reused"] else \
+            f"built now in {b['seconds']} s ({b['chunks_per_s']} chunks/s)"
+        print(f"full build: {b['articles']} articles, {b['chunks']} chunks, {took}; "
+              f"{b['index_type']} index {b['index_bytes'] / 1e6:.2f} MB")
+        if "ann_recall" in figures:
+            a = figures["ann_recall"]
+            print(f"HNSW vs exact search: recall@10 {a['recall_at_10']} over {a['queries']} queries; "
+                  f"{a['hnsw_ms']} ms vs {a['flat_ms']} ms per query (vector search alone)")
+        inc = figures["incremental_rebuild"]
+        print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
+        print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
+        for endpoint in ("search", "suggest", "article_page"):
+            for s in figures[endpoint]:
+                print(f"{'/articles/<id>' if endpoint == 'article_page' else '/api/' + endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
+                      f"p99 {s['p99_ms']} ms, {s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
+        m = figures["server_memory"]
+        print(f"server memory: peak RSS {m['peak_rss_mb_max']} MB (largest process), PSS {m['pss_mb_total']} MB "
+              f"(all {m['processes']} processes, shared pages counted once)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

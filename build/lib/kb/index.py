@@ -1,0 +1,102 @@
+"""The vector index: the only module that imports faiss."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .errors import IndexCorrupt
+
+
+INDEX_TYPES = ("auto", "flat", "hnsw")
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+
+def choose_index_type(index_type: str, count: int, hnsw_min_chunks: int) -> str:
+    """'flat' (exact) for small knowledge bases, 'hnsw' (approximate, sub-linear) from `hnsw_min_chunks` chunks."""
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"index_type: {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
+    if index_type == "auto":
+        return "hnsw" if count >= hnsw_min_chunks else "flat"
+    return index_type
+
+
+class VectorIndex:
+    """Inner-product search over L2-normalised vectors (inner product = cosine similarity).
+
+    Exact (IndexFlatIP) or HNSW over the same flat storage; loaded memory-mapped, so several server
+    processes on one machine share the pages of one index file instead of holding a copy each."""
+
+    FILE = "vectors.faiss"
+
+    def __init__(self, index: "faiss.Index"):
+        self._index = index
+        self._hnsw = isinstance(index, faiss.IndexHNSW)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, dim: int, kind: str = "flat") -> "VectorIndex":
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        else:
+            index = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if self._hnsw else "flat"
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.d)
+
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def vectors(self) -> np.ndarray:
+        """All stored vectors, in id order (used to reuse unchanged articles' embeddings)."""
+        if self.count() == 0:
+            return np.zeros((0, self.dim), np.float32)
+        return self._index.reconstruct_n(0, self.count())
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(scores, ids) of the k nearest chunks per query; `allowed` is a boolean mask over ids (None = all).
+
+        FAISS pads with id -1 when fewer than k match; those are dropped here (per query, as lists)."""
+        k = max(1, min(k, self.count()))
+        selector = None
+        if allowed is not None and not allowed.all():
+            # A bitmap selector costs one bit test per vector (a hash-set selector is far slower on large sets).
+            bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+        if self._hnsw:
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+            if selector is not None:
+                params.sel = selector
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
+        keep = ids >= 0
+        return [s[m] for s, m in zip(scores, keep)], [i[m] for i, m in zip(ids, keep)]
+
+    def save(self, directory: str | Path) -> None:
+        faiss.write_index(self._index, str(Path(directory) / self.FILE))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "VectorIndex":
+        path = Path(directory) / cls.FILE
+        try:
+            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY))
+        except RuntimeError as exc:  # faiss raises RuntimeError for a missing or truncated file
+            raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None
+
+
+def set_threads(threads: int) -> None:
+    """FAISS's OpenMP threads for this process (KB_THREADS; 0 leaves FAISS's default, one per core)."""
+    if threads > 0:
+        faiss.omp_set_num_threads(threads)

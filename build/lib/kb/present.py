@@ -1,0 +1,157 @@
+"""Presenter: ranked chunks → articles (best section first) with snippets, and the one serializer of a
+hit that every surface (API, ticket suggestions, agent search) uses."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .snippet import make_snippet
+from .store import Snapshot
+
+# What each surface shows of a hit. Public surfaces never show `audience` or section text.
+VIEWS: dict[str, tuple[str, ...]] = {
+    "api": ("id", "title", "section", "url", "score", "confidence", "snippet", "locale", "category", "sections",
+            "translation_group", "shown_locale", "fallback"),
+    "suggest": ("id", "title", "section", "url", "snippet", "confidence", "locale", "category", "translation_group",
+                "shown_locale", "fallback"),
+    "agent": ("id", "title", "audience", "section", "url", "snippet", "passage", "confidence", "locale", "category",
+              "translation_group", "shown_locale", "fallback"),
+}
+
+
+def article_url(article_id: str, anchor: str = "") -> str:
+    return f"/articles/{article_id}" + (f"#{anchor}" if anchor else "")
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str
+    anchor: str
+    url: str
+    snippet: str
+    score: float
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One article in the results, with its best-matching sections (best first)."""
+
+    id: str
+    title: str
+    locale: str
+    category: str
+    audience: str
+    url: str
+    section: str
+    snippet: str
+    score: float
+    confidence: float
+    sections: tuple[Section, ...]
+    translation_group: str = ""
+    fallback: bool = False  # shown in another language than the reader's: no translation in it
+
+    @property
+    def shown_locale(self) -> str:
+        return self.locale
+
+    @property
+    def passage(self) -> str:
+        """The best section's text (what an agent inserts into a reply)."""
+        return self.sections[0].text if self.sections else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, view: str = "api") -> dict[str, Any]:
+        """The hit as one surface shows it (VIEWS)."""
+        out: dict[str, Any] = {}
+        for name in VIEWS[view]:
+            if name == "sections":
+                out[name] = [{"heading": s.heading, "url": s.url, "snippet": s.snippet} for s in self.sections]
+            else:
+                out[name] = getattr(self, name)
+        return out
+
+
+class Presenter:
+    """Groups one snapshot's ranked chunks by article; read-only, shared across threads."""
+
+    def __init__(self, snapshot: Snapshot, article_of: np.ndarray):
+        self.snapshot, self.article_of = snapshot, article_of
+        self._first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot)
+        for cid, aid in enumerate(article_of):
+            self._first_chunk.setdefault(aid, cid)
+        # translation group → locale → article id, public and internal alike (once per snapshot)
+        self._translations: dict[str, dict[str, str]] = {}
+        for a in snapshot.articles.values():
+            self._translations.setdefault(a.translation_group, {})[a.locale] = a.id
+
+    def article_hit(self, article_id: str, confidence: float = 0.0) -> Hit:
+        """An article as a hit without a search (its first section), for what rules put in front of results."""
+        article = self.snapshot.articles[article_id]
+        chunk = self.snapshot.chunks[self._first_chunk[article_id]]
+        section = Section(heading=chunk.heading, anchor=chunk.anchor, url=article_url(article_id, chunk.anchor),
+                          snippet="", score=0.0, text=chunk.text)
+        return Hit(id=article.id, title=article.title, locale=article.locale, category=article.category,
+                   audience=article.audience, url=section.url, section=section.heading, snippet="", score=0.0,
+                   confidence=confidence, sections=(section,))
+
+    def _shown(self, article_id: str, prefer: str | None, public: bool) -> str:
+        """The article a topic is shown as: its translation in the reader's locale when there is one, else its
+        English one (read by more of our readers than any other), else the one that matched."""
+        if not prefer:
+            return article_id
+        members = self._translations.get(self.snapshot.articles[article_id].translation_group, {})
+        for locale in (prefer, "en"):
+            candidate = members.get(locale)
+            if candidate and (not public or self.snapshot.articles[candidate].is_public):
+                return candidate
+        return article_id
+
+    def group(self, ids: np.ndarray, scores: np.ndarray, query, confidence: float, k: int,
+              prefer: str | None = None, public: bool = True) -> list[Hit]:
+        """Chunks → topics: each translation group once, shown in `prefer` when it has that translation (else in
+        the language that matched best), best section first; a topic's score is its best chunk's.
+        `query` None: no snippets."""
+        grouped: dict[str, list[tuple[int, float]]] = {}
+        shown: dict[str, str] = {}  # translation group → the article shown for it
+        for cid, score in zip(ids, scores):
+            group = self.snapshot.articles[self.article_of[cid]].translation_group
+            if group not in grouped:
+                if len(grouped) >= k:
+                    continue
+                grouped[group] = []
+                shown[group] = self._shown(self.article_of[cid], prefer, public)
+            grouped[group].append((int(cid), float(score)))
+        top = max((s for _, s in next(iter(grouped.values()), [])), default=1.0) or 1.0
+        hits = []
+        for rank, (group, found) in enumerate(grouped.items()):
+            aid = shown[group]
+            # the shown article's own sections that matched; its first section if only a translation matched
+            members = [(cid, s) for cid, s in found if self.article_of[cid] == aid] or [(self._first_chunk[aid], found[0][1])]
+            article = self.snapshot.articles[aid]
+            sections = []
+            seen_anchors = set()
+            for cid, score in members[:3]:
+                chunk = self.snapshot.chunks[cid]
+                if chunk.anchor in seen_anchors:
+                    continue
+                seen_anchors.add(chunk.anchor)
+                sections.append(Section(
+                    heading=chunk.heading, anchor=chunk.anchor, url=article_url(aid, chunk.anchor),
+                    snippet=make_snippet(chunk.text, query.terms) if query is not None else "", score=round(score, 6),
+                    text=chunk.text,
+                ))
+            best = sections[0]
+            # Confidence belongs to the top answer; lower results get it scaled by their relative score.
+            hit_conf = confidence if rank == 0 else round(confidence * min(1.0, found[0][1] / top), 4)
+            hits.append(Hit(
+                id=aid, title=article.title, locale=article.locale, category=article.category,
+                audience=article.audience, url=best.url, section=best.heading, snippet=best.snippet,
+                score=round(found[0][1], 6), confidence=hit_conf, sections=tuple(sections),
+                translation_group=group, fallback=bool(prefer) and article.locale != prefer,
+            ))
+        return hits

@@ -1,0 +1,62 @@
+"""A query analysed once: its language, BM25 words, crypto identifiers, snippet terms and vector.
+
+Every part of a search (retrieval, ranking, snippets) reads this one object; nothing tokenizes the query again."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import LOCALES
+from .embed import Embedder
+from .glossary import Glossary
+from .identifiers import IdentifierIndex, expansion_text, find as find_identifiers
+from .lang import detect_locale
+from .lexical import evidence_words, match_terms, tokenize
+from .snippet import Terms
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    locale: str | None  # the locale asked for (None: any)
+    detected: str | None  # the locale the text is written in
+    tokens: tuple[str, ...]  # BM25 words, with the words of the identifiers' expansions (what confidence reads)
+    identifiers: tuple[str, ...]  # crypto identifiers the knowledge base knows (TRC20, memo, a TXID)
+    terms: Terms  # what snippets highlight
+    vector: np.ndarray | None  # the dense query vector (None in BM25-only mode)
+    concepts: tuple[str, ...] = ()  # glossary concepts the query names
+    expanded: tuple[str, ...] = ()  # tokens plus every locale's glossary terms of those concepts (BM25 retrieval)
+    by_locale: dict[str, tuple[str, ...]] | None = None  # the concepts' glossary words in each locale
+
+    def tokens_for(self, locale: str | None) -> tuple[str, ...]:
+        """The query's words as a text in `locale` would have them: its own words in its own language, else
+        the glossary's words for its concepts in that locale (what confidence compares a translation with)."""
+        if not locale or locale == self.detected or not self.by_locale or locale not in self.by_locale:
+            return self.tokens
+        return self.by_locale[locale]
+
+    @property
+    def preferred(self) -> str | None:
+        """The locale answers should be in: the one asked for, else the query's own."""
+        return self.locale or self.detected
+
+    @property
+    def evidence(self) -> set[str]:
+        return evidence_words(list(self.tokens))
+
+
+def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None = None,
+            identifiers: IdentifierIndex | None = None, glossary: Glossary | None = None) -> Query:
+    """Analyse a query; `embedder` None skips the vector (BM25 only)."""
+    found = tuple(identifiers.known(find_identifiers(text))) if identifiers is not None else ()
+    tokens = tuple(tokenize(f"{text} {expansion_text(found)}"))
+    vector = embedder.encode_queries([text])[0] if embedder is not None else None
+    concepts = tuple(glossary.concepts_in(text)) if glossary is not None else ()
+    # Single characters of the terms (提, き) are left out: they match almost anything.
+    by_locale = {loc: tuple(dict.fromkeys(t for t in tokenize(" ".join(glossary.terms(list(concepts), loc))) if len(t) > 1))
+                 for loc in LOCALES} if concepts else {}
+    extra = [t for words in by_locale.values() for t in words]
+    expanded = tokens + tuple(t for t in dict.fromkeys(extra) if t not in set(tokens))
+    return Query(text, locale, detect_locale(text), tokens, found, match_terms(text), vector, concepts, expanded,
+                 {loc: words for loc, words in by_locale.items() if words})

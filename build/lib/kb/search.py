@@ -1,0 +1,115 @@
+"""Searcher: one search over one snapshot, in three parts with public interfaces:
+
+    Query      (kb.query)     the query analysed once: locale, words, identifiers, snippet terms, vector
+    Retriever  (kb.retrieval) filters, dense and BM25 candidates
+    Ranker     (kb.ranking)   fusion, identifier lift, confidence
+    Presenter  (kb.present)   grouping by article, snippets, the hit serializer
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .config import LOCALES, Settings
+from .embed import Embedder
+from .present import Hit, Presenter, Section, article_url  # noqa: F401  (re-exported)
+from .query import Query, analyse
+from .ranking import FusionParams, Ranked, Ranker
+from .retrieval import AUDIENCES, Retriever
+from .lexical import stem
+from .spelling import Speller
+from .store import Snapshot
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    results: list[Hit]
+    locale: str | None
+    detected_locale: str | None
+    fallback: bool = False
+    no_answer: bool = False
+    confidence: float = 0.0
+    mode: str = "hybrid"
+    took_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    corrected_query: str | None = None  # what was searched instead of `query` (typos corrected), if anything
+
+
+class Searcher:
+    """Searches one loaded snapshot; built once per snapshot, read-only, shared across threads."""
+
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, settings: Settings):
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.settings = settings
+        self.retriever = Retriever(snapshot, settings.title_weight)
+        self.identifiers = snapshot.identifiers
+        self.ranker = Ranker(snapshot.lexical, self.retriever.article_of, self.identifiers,
+                             FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
+                             settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of)
+        self.presenter = Presenter(snapshot, self.retriever.article_of)
+        self.speller = Speller(snapshot.words)
+
+    def correct(self, text: str) -> str | None:
+        """The query with its typos corrected (None: nothing to correct, or correction is off)."""
+        if not self.settings.typo_correction:
+            return None
+        return self.speller.correct(text, lambda word: self.snapshot.lexical.knows(stem(word)))
+
+    def analyse(self, text: str, locale: str | None = None, mode: str = "hybrid") -> Query:
+        """The query as every later step reads it (no vector in BM25 mode)."""
+        return analyse(text, locale=locale, embedder=self.embedder if mode != "bm25" else None, identifiers=self.identifiers,
+                       glossary=self.snapshot.glossary if self.settings.glossary_expansion else None)
+
+    def rank(self, query: Query, mode: str, locale: str | None, category: str | None, audience: str) -> Ranked:
+        """Candidates within one filter, ranked, with the confidence of the first."""
+        mask = self.retriever.mask(locale, category, audience)
+        return self.ranker.rank(self.retriever.candidates(query, mode, mask), query, mode)
+
+    def search(
+        self,
+        query: str,
+        locale: str | None = None,
+        category: str | None = None,
+        audience: str = "public",
+        k: int = 10,
+        mode: str | None = None,
+        snippets: bool = True,
+    ) -> SearchResponse:
+        """Articles for a query, best first, in `locale` (else the query's language) with fallback to others."""
+        start = time.perf_counter()
+        mode = mode or self.settings.retriever
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if audience not in AUDIENCES:
+            raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
+        if locale is not None and locale not in LOCALES:
+            raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
+        corrected = self.correct(query)
+        q = self.analyse(corrected or query, locale, mode)
+        preferred = q.preferred
+        ranked = self.rank(q, mode, preferred, category, audience)
+        fallback = False
+        if preferred is not None and locale is None:
+            has_locale = bool(self.retriever.mask(preferred, category, audience).any())
+            if not has_locale or ranked.confidence < self.settings.min_confidence:
+                other = self.rank(q, mode, None, category, audience)
+                if not has_locale or other.confidence > ranked.confidence:
+                    ranked, fallback = other, True
+        conf = ranked.confidence
+        hits = self.presenter.group(ranked.ids, ranked.scores, q if snippets else None, conf, k,
+                                    prefer=preferred, public=audience == "public")
+        response = SearchResponse(
+            query=query, results=hits, locale=preferred, detected_locale=q.detected, fallback=fallback,
+            no_answer=(not hits) or conf < self.settings.min_confidence, confidence=conf, mode=mode,
+            corrected_query=corrected,
+        )
+        if corrected:
+            response.notes.append(f"Showing results for {corrected!r}.")
+        if fallback:
+            response.notes.append(f"No good answer in {preferred}; showing results from other languages.")
+        response.took_ms = round((time.perf_counter() - start) * 1000, 2)
+        return response

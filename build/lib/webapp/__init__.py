@@ -1,0 +1,93 @@
+"""The Flask app: help-center pages, the JSON API and health, over one LiveIndex loaded at start."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kb.config import Settings
+from kb.embed import Embedder, load_embedder
+from kb.lexical import warm_up_in_background
+from kb.live import LiveIndex
+from kb.triage import UrgentRules
+
+from . import auth, db, i18n
+from .state import KBState
+
+
+def split_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate kb settings (`index_dir` or `KB_INDEX_DIR`) from Flask's own keys (TESTING, ...)."""
+    known = {name for name, _, _ in Settings.describe()}
+    kb_values, flask_values = {}, {}
+    for key, value in (config or {}).items():
+        name = key.lower()[3:] if key.upper().startswith("KB_") else key.lower()
+        (kb_values if name in known else flask_values)[name if name in known else key] = value
+    return kb_values, flask_values
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | None = None) -> Flask:
+    """App factory: settings from KB_* variables overridden by `config` (checked: a bad or unknown setting
+    stops the start with a message naming it); model and index loaded once here. `embedder` replaces the
+    configured model (tests pass the one they already loaded)."""
+    app = Flask(__name__)
+    kb_values, flask_values = split_config(config)
+    settings = Settings.from_env(**kb_values)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key or None,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+    )
+    app.config.update(flask_values)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    warm_up_in_background()  # the segmenter's dictionary loads while the model and index do
+    live = LiveIndex(settings, embedder or load_embedder(settings.model, settings.threads))
+    app.extensions["kb"] = KBState(settings, live, UrgentRules.load(settings.urgent_topics or None))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = auth.persistent_secret(Path(settings.db_path).parent / "secret-key")
+
+    from .agent import bp as agent_bp
+    from .api import bp as api_bp
+    from .pages import bp as pages_bp
+    from .tickets import bp as tickets_bp
+    from .writers import bp as writers_bp
+
+    for bp in (pages_bp, api_bp, tickets_bp, agent_bp, writers_bp):
+        app.register_blueprint(bp)
+    i18n.init_app(app)
+    db.init_app(app)
+    app.jinja_env.filters["datetime"] = lambda ts: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    auth.init_app(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            body = {"ok": False, "error": exc.description, "status": exc.code}
+            if getattr(exc, "parameter", None):
+                body["parameter"] = exc.parameter
+            return jsonify(body), exc.code
+        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return jsonify(ok=False, error="internal error; it has been logged", status=500), 500
+        return render_template("error.html", code=500, message="Something went wrong on our side."), 500
+
+    return app

@@ -1,0 +1,100 @@
+"""The agent view (behind login): request queue, suggestions with internal articles, reply box, feedback."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+
+from kb.suggest import suggest
+
+from . import db
+from .auth import agent_required, check_login, current_agent
+from .params import MAX_K, ParamError, int_param, locale_param, query_param
+from .state import searcher, settings, state
+from .views import log_response
+
+bp = Blueprint("agent", __name__)
+
+
+@bp.route("/agent/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        agent = check_login(request.form.get("name", "").strip()[:64], request.form.get("secret", ""))
+        if agent:
+            session.clear()
+            session["agent"] = agent
+            target = request.args.get("next") or ""
+            # Only local paths: never an open redirect.
+            local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+            return redirect(target if local else url_for("agent.queue"))
+        error = "Wrong name or password/token."
+    users = bool(state().agents["users"])
+    return render_template("agent_login.html", error=error, users=users), 401 if error else 200
+
+
+@bp.post("/agent/logout")
+def logout():
+    session.pop("agent", None)
+    return redirect(url_for("agent.login"))
+
+
+@bp.get("/agent/")
+@agent_required
+def queue():
+    status = request.args.get("status") or "open"
+    if status not in (*db.STATUSES, "all"):
+        raise ParamError("status", f"use one of {', '.join((*db.STATUSES, 'all'))}")
+    return render_template("agent_queue.html", requests=db.queue(None if status == "all" else status), status=status,
+                           agent=current_agent())
+
+
+@bp.get("/agent/requests/<int:request_id>")
+@agent_required
+def detail(request_id: int):
+    req = db.get_request(request_id)
+    if req is None:
+        abort(404, description=f"no request #{request_id}")
+    result = suggest(searcher(), state().urgent, req["subject"], req["description"],
+                     audience="all", min_confidence=settings().agent_min_confidence, k=8)
+    return render_template("agent_request.html", req=req, result=result, feedback=db.feedback_for(request_id),
+                           agent=current_agent())
+
+
+@bp.post("/agent/requests/<int:request_id>/feedback")
+@agent_required
+def feedback(request_id: int):
+    if db.get_request(request_id) is None:
+        abort(404, description=f"no request #{request_id}")
+    data = request.get_json(silent=True) or request.form
+    article_id, verdict = data.get("article_id"), data.get("verdict")
+    if article_id not in searcher().snapshot.articles:
+        raise ParamError("article_id", "unknown article")
+    if verdict not in ("used", "wrong"):
+        raise ParamError("verdict", "use 'used' or 'wrong'")
+    db.record_feedback(request_id, article_id, verdict, current_agent())
+    if request.is_json:
+        return jsonify(ok=True)
+    return redirect(url_for("agent.detail", request_id=request_id))
+
+
+@bp.post("/agent/requests/<int:request_id>/reply")
+@agent_required
+def reply(request_id: int):
+    if db.get_request(request_id) is None:
+        abort(404, description=f"no request #{request_id}")
+    text = (request.form.get("reply") or "").strip()
+    status = request.form.get("status") or "answered"
+    if status not in db.STATUSES:
+        raise ParamError("status", f"use one of {', '.join(db.STATUSES)}")
+    if len(text) > 20000:
+        raise ParamError("reply", "too long (at most 20000 characters)")
+    db.update_request(request_id, reply=text, status=status)
+    return redirect(url_for("agent.detail", request_id=request_id))
+
+
+@bp.get("/api/agent/search")
+@agent_required
+def agent_search():
+    q = query_param(request.args)
+    resp = searcher().search(q, locale=locale_param(request.args), audience="all", k=int_param(request.args, "k", 10, 1, MAX_K))
+    log_response("agent", resp)  # agents' searches show writers what agents look for and do not find
+    return jsonify(ok=True, query=q, no_answer=resp.no_answer, results=[h.to_json("agent") for h in resp.results])

@@ -1,0 +1,63 @@
+"""JSON API: /api/search, /api/articles/<id>, /healthz. Errors are {"ok": false, "error", "status"}."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+from flask import Blueprint, abort, jsonify, request
+
+from .params import MAX_K, category_param, int_param, locale_param, query_param
+from .state import searcher, settings, state
+from .views import article_view, log_response, urgency
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/api/search")
+def search():
+    s = searcher()
+    q = query_param(request.args)
+    locale = locale_param(request.args)
+    category = category_param(request.args, s.snapshot.categories)
+    k = int_param(request.args, "k", 10, 1, MAX_K)
+    resp = s.search(q, locale=locale, category=category, audience="public", k=k)
+    log_response("api", resp)
+    topics, emergency = urgency(q, resp.locale)
+    return jsonify(
+        urgent=bool(topics), urgent_topics=topics, emergency=emergency, corrected_query=resp.corrected_query,
+        ok=True, query=resp.query, results=[h.to_json("api") for h in resp.results], count=len(resp.results),
+        locale=resp.locale, detected_locale=resp.detected_locale, fallback=resp.fallback,
+        no_answer=resp.no_answer, confidence=resp.confidence, mode=resp.mode, took_ms=resp.took_ms, notes=resp.notes,
+    )
+
+
+@bp.get("/api/articles/<article_id>")
+def article(article_id: str):
+    view = article_view(article_id)
+    if view is None:
+        abort(404, description=f"no article {article_id!r}")
+    return jsonify(ok=True, **view)
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    return jsonify(_spec())
+
+
+@functools.lru_cache(maxsize=1)
+def _spec() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text(encoding="utf-8"))
+
+
+@bp.get("/healthz")
+def healthz():
+    index = state().live
+    snap = searcher().snapshot
+    m = snap.manifest
+    return jsonify(
+        ok=True, index_loaded=True, build=snap.path.name, built_at=m["built_at"], model=m["model"], dim=m["dim"],
+        articles=m["counts"]["articles"], public_articles=m["counts"]["public_articles"], chunks=m["counts"]["chunks"],
+        by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error,
+        retriever=settings().retriever,
+    )

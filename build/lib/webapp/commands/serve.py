@@ -1,0 +1,92 @@
+"""Serve the help center in production on 127.0.0.1:5000 by default.
+
+One process (--workers 1, the default): waitress with request threads. Several (--workers N): gunicorn with
+N worker processes, each with its own model and a memory-mapped view of the same index files on disk, so
+the index's pages are shared, not copied. Encoding threads per worker default to cores / workers, so that
+workers do not fight over the cores (KB_THREADS overrides)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from kb.errors import KBError
+
+
+def describe(app, started: float) -> str:
+    snap = app.extensions["kb"].searcher.snapshot
+    return (f"kb[{os.getpid()}]: {snap.manifest['counts']['articles']} articles, {snap.manifest['counts']['chunks']} chunks, "
+            f"{snap.manifest.get('index_type', 'flat')} index, model {snap.manifest['model']}, "
+            f"loaded in {time.perf_counter() - started:.1f} s")
+
+
+def serve_waitress(args) -> int:
+    from waitress import serve
+
+    from webapp import create_app
+
+    start = time.perf_counter()
+    try:
+        app = create_app()
+    except KBError as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+    print(f"{describe(app, start)}; serving on http://{args.host}:{args.port}/", flush=True)
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="kb")
+    return 0
+
+
+def serve_gunicorn(args) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from kb.config import Settings
+    from webapp import create_app
+
+    try:  # fail fast, in the master, with the same message a worker would give
+        Settings.from_env()
+    except (KBError, ValueError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 1
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {
+                "bind": f"{args.host}:{args.port}", "workers": args.workers, "worker_class": "gthread",
+                "threads": args.threads, "preload_app": False, "timeout": 60, "graceful_timeout": 10,
+                "accesslog": None, "errorlog": "-", "loglevel": "warning", "proc_name": "kb",
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            start = time.perf_counter()
+            try:
+                app = create_app()
+            except KBError as exc:
+                print(f"cannot start: {exc}", file=sys.stderr, flush=True)
+                sys.exit(4)  # gunicorn stops the whole server when a worker cannot boot
+            print(describe(app, start), flush=True)
+            return app
+
+    print(f"kb: serving on http://{args.host}:{args.port}/ with {args.workers} worker processes", flush=True)
+    Server().run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1: waitress; more: gunicorn)")
+    p.add_argument("--threads", type=int, default=8, help="request threads per process (default 8)")
+    args = p.parse_args(argv)
+    if args.workers < 1 or args.threads < 1:
+        p.error("--workers and --threads must be at least 1")
+    if args.workers > 1 and "KB_THREADS" not in os.environ:
+        os.environ["KB_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
+    return serve_gunicorn(args) if args.workers > 1 else serve_waitress(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

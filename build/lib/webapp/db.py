@@ -1,0 +1,228 @@
+"""The app's store: requests, deflections, agent feedback, the search log and helpful votes.
+
+SQLAlchemy Core over embedded SQLite by default (KB_DB_PATH) or any URL in KB_DATABASE_URL (PostgreSQL:
+postgresql+psycopg://...). One engine per app, created in the factory; its schema is migrated to the newest revision on start (webapp.migrate, Alembic)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+metadata = sa.MetaData()
+
+requests = sa.Table(
+    "requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("chosen_category", sa.String(64)),
+    sa.Column("category", sa.String(64)),
+    sa.Column("urgency", sa.String(16), nullable=False),
+    sa.Column("urgent_topics", sa.Text, nullable=False, default="[]"),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("shown", sa.Text, nullable=False, default="[]"),
+    sa.Column("opened", sa.Text, nullable=False, default="[]"),
+    sa.Column("session", sa.String(64)),
+    sa.Column("reply", sa.Text),
+)
+
+deflections = sa.Table(
+    "deflections", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("session", sa.String(64)),
+    sa.Column("article_id", sa.String(128), nullable=False),
+    sa.Column("query", sa.Text),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("shown", sa.Text, nullable=False, default="[]"),
+    sa.Column("opened", sa.Text, nullable=False, default="[]"),
+)
+
+suggestion_feedback = sa.Table(
+    "suggestion_feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id"), nullable=False),
+    sa.Column("article_id", sa.String(128), nullable=False),
+    sa.Column("verdict", sa.String(8), nullable=False),
+    sa.Column("agent", sa.String(64)),
+    sa.CheckConstraint("verdict IN ('used', 'wrong')", name="verdict_kind"),
+)
+
+# One row per search, suggestion request or ticket-form keystroke batch; never an e-mail address.
+search_log = sa.Table(
+    "search_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("surface", sa.String(16), nullable=False),  # search | api | ticket | agent
+    sa.Column("query", sa.Text, nullable=False),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("result_ids", sa.Text, nullable=False, default="[]"),
+    sa.Column("top_score", sa.Float),
+    sa.Column("no_answer", sa.Boolean, nullable=False, default=False),
+    sa.Column("clicked_id", sa.String(128)),
+    sa.Column("outcome", sa.String(16)),  # deflected | filed (ticket form)
+    sa.Column("session", sa.String(64)),
+)
+
+article_votes = sa.Table(
+    "article_votes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("article_id", sa.String(128), nullable=False, index=True),
+    sa.Column("helpful", sa.Boolean, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("locale", sa.String(16)),
+)
+
+STATUSES = ("open", "answered", "closed")
+_JSON_COLUMNS = ("urgent_topics", "shown", "opened", "result_ids")
+
+
+def database_url(settings) -> str:
+    return settings.database_url or f"sqlite:///{settings.db_path}"
+
+
+def make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(conn, _record):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                # Another process holds the lock while it switches the new file to WAL (which then persists in
+                # the file): switching mode does not wait for a lock, so this connection goes on without it.
+                pass
+            conn.execute("PRAGMA foreign_keys=ON")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["kb"].settings
+    engine = make_engine(database_url(settings))
+    from .migrate import upgrade  # Alembic, to head (stamps a database made by create_all at the baseline)
+    upgrade(engine)
+    app.extensions["kb"].db = engine
+    with app.app_context():
+        purge_older_than(settings.log_retention_days)  # retention is applied at every start
+
+
+def engine() -> sa.Engine:
+    return current_app.extensions["kb"].db
+
+
+def _row(row) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    d = dict(row._mapping)
+    for key in _JSON_COLUMNS:
+        if key in d:
+            d[key] = json.loads(d[key] or "[]")
+    return d
+
+
+def _insert(table: sa.Table, **values: Any) -> int:
+    values.setdefault("created_at", time.time())
+    for key in _JSON_COLUMNS:
+        if key in values and not isinstance(values[key], str):
+            values[key] = json.dumps(values[key] or [])
+    with engine().begin() as conn:
+        return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
+
+
+def create_request(**fields: Any) -> int:
+    now = time.time()
+    return _insert(requests, created_at=now, updated_at=now, status="open", **fields)
+
+
+def get_request(request_id: int) -> dict[str, Any] | None:
+    with engine().connect() as conn:
+        return _row(conn.execute(sa.select(requests).where(requests.c.id == request_id)).first())
+
+
+def queue(status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Requests, most urgent first, newest first within an urgency."""
+    urgency_rank = sa.case((requests.c.urgency == "urgent", 0), (requests.c.urgency == "high", 1), else_=2)
+    query = sa.select(requests).order_by(urgency_rank, requests.c.created_at.desc(), requests.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(requests.c.status == status)
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def update_request(request_id: int, **fields: Any) -> None:
+    with engine().begin() as conn:
+        conn.execute(requests.update().where(requests.c.id == request_id).values(updated_at=time.time(), **fields))
+
+
+def record_deflection(session: str | None, article_id: str, query: str, locale: str | None, shown: list, opened: list) -> int:
+    return _insert(deflections, session=session, article_id=article_id, query=query, locale=locale, shown=shown, opened=opened)
+
+
+def all_deflections() -> list[dict[str, Any]]:
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(sa.select(deflections).order_by(deflections.c.id))]
+
+
+def record_feedback(request_id: int, article_id: str, verdict: str, agent: str | None) -> None:
+    _insert(suggestion_feedback, request_id=request_id, article_id=article_id, verdict=verdict, agent=agent)
+
+
+def feedback_for(request_id: int) -> dict[str, str]:
+    query = sa.select(suggestion_feedback.c.article_id, suggestion_feedback.c.verdict).where(
+        suggestion_feedback.c.request_id == request_id).order_by(suggestion_feedback.c.id)
+    with engine().connect() as conn:
+        return {r.article_id: r.verdict for r in conn.execute(query)}
+
+
+def log_search(surface: str, query: str, locale: str | None, result_ids: list[str], top_score: float | None,
+               no_answer: bool, session: str | None = None) -> int:
+    limit = current_app.extensions["kb"].settings.max_query_chars
+    return _insert(search_log, surface=surface, query=query[:limit], locale=locale, result_ids=result_ids,
+                   top_score=top_score, no_answer=no_answer, session=session)
+
+
+def log_click(log_id: int, article_id: str) -> None:
+    with engine().begin() as conn:
+        conn.execute(search_log.update().where(search_log.c.id == log_id, search_log.c.clicked_id.is_(None))
+                     .values(clicked_id=article_id))
+
+
+def log_outcome(session: str, outcome: str, article_id: str | None = None) -> None:
+    """Mark the ticket-form log rows of one form session as deflected or filed."""
+    values: dict[str, Any] = {"outcome": outcome}
+    with engine().begin() as conn:
+        conn.execute(search_log.update().where(search_log.c.session == session, search_log.c.surface == "ticket")
+                     .values(**values))
+        if article_id:
+            last = conn.execute(sa.select(sa.func.max(search_log.c.id)).where(
+                search_log.c.session == session, search_log.c.surface == "ticket")).scalar()
+            if last is not None:
+                conn.execute(search_log.update().where(search_log.c.id == last).values(clicked_id=article_id))
+
+
+def record_vote(article_id: str, helpful: bool, comment: str | None, locale: str | None) -> int:
+    return _insert(article_votes, article_id=article_id, helpful=helpful, comment=comment, locale=locale)
+
+
+def purge_older_than(days: float) -> int:
+    """Delete search-log rows and votes older than `days` (the retention setting); returns rows deleted."""
+    cutoff = time.time() - days * 86400
+    with engine().begin() as conn:
+        n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount
+        n += conn.execute(article_votes.delete().where(article_votes.c.created_at < cutoff)).rowcount
+    return n

@@ -1,0 +1,139 @@
+"""Before the ticket: the request form with live suggestions, deflections, and /api/suggest."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+
+from kb.suggest import Suggestions, request_query, suggest
+
+from . import db
+from .i18n import ui_locale
+from .params import ParamError, locale_param, text_param
+from .state import searcher, settings, state
+from .views import emergency_json
+
+bp = Blueprint("tickets", __name__)
+
+MAX_SUBJECT = 200
+MAX_DESCRIPTION = 5000
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def suggestions_json(s: Suggestions) -> dict:
+    emergency = emergency_json(s.emergency)
+    return {
+        "ok": True,
+        "suggestions": [h.to_json("suggest") for h in s.hits],
+        "triage": s.triage.to_dict(), "urgent": s.urgent, "no_answer": s.no_answer, "confidence": s.confidence,
+        "locale": s.locale, "emergency": emergency, "took_ms": s.took_ms,
+    }
+
+
+def _article_ids(data, name: str) -> list[str]:
+    """A list of known article ids from JSON or a form field holding JSON; anything else is dropped."""
+    raw = data.get(name) or []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw or "[]")
+        except ValueError:
+            raise ParamError(name, "must be a JSON list of article ids") from None
+    if not isinstance(raw, list):
+        raise ParamError(name, "must be a list of article ids")
+    known = searcher().snapshot.articles
+    return [a for a in raw[:20] if isinstance(a, str) and a in known]
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ParamError("body", "send a JSON object (Content-Type: application/json)")
+    return data
+
+
+@bp.post("/api/suggest")
+def api_suggest():
+    data = _json_body()
+    subject = text_param(data, "subject", MAX_SUBJECT, required=False)
+    description = text_param(data, "description", MAX_DESCRIPTION, required=False)
+    if not (subject or description):
+        raise ParamError("subject", "give a subject or a description")
+    locale = locale_param(data)
+    result = suggest(searcher(), state().urgent, subject, description, locale=locale,
+                     audience="public", min_confidence=settings().ticket_min_confidence)
+    session_id = text_param(data, "session", 64, required=False) or None
+    db.log_search("ticket", request_query(subject, description, settings().max_query_chars), result.locale, [h.id for h in result.hits],
+                  result.confidence, result.no_answer, session_id)
+    return jsonify(suggestions_json(result))
+
+
+@bp.post("/api/deflections")
+def api_deflect():
+    data = _json_body()
+    article_ids = _article_ids({"a": [data.get("article_id")]}, "a")
+    if not article_ids or not searcher().snapshot.articles[article_ids[0]].is_public:
+        raise ParamError("article_id", "unknown article")
+    query = text_param(data, "query", MAX_SUBJECT + MAX_DESCRIPTION + 1, required=False)
+    session_id = text_param(data, "session", 64, required=False) or None
+    deflection = db.record_deflection(session_id, article_ids[0], query, locale_param(data),
+                                      _article_ids(data, "shown"), _article_ids(data, "opened"))
+    if session_id:
+        db.log_outcome(session_id, "deflected", article_ids[0])
+    return jsonify(ok=True, id=deflection), 201
+
+
+@bp.get("/support/new")
+def new_request():
+    return render_template("ticket_form.html", form={}, errors={}, session_id=secrets.token_hex(8),
+                           categories=_categories())
+
+
+def _categories():
+    return sorted(searcher().snapshot.categories.values(), key=lambda c: c.order)
+
+
+@bp.post("/support/new")
+def submit_request():
+    form = request.form
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    for name, limit in (("subject", MAX_SUBJECT), ("description", MAX_DESCRIPTION), ("email", 254)):
+        try:
+            values[name] = text_param(form, name, limit, required=True)
+        except ParamError as exc:
+            errors[name] = exc.description.split(": ", 1)[1]
+    if "email" not in errors and not _EMAIL_RE.match(values["email"]):
+        errors["email"] = "not an e-mail address"
+    category = form.get("category") or None
+    if category and category not in searcher().snapshot.categories:
+        errors["category"] = "unknown category"
+    if errors:
+        return render_template("ticket_form.html", form=form, errors=errors, session_id=form.get("session", ""),
+                               categories=_categories()), 400
+    locale = ui_locale()
+    result = suggest(searcher(), state().urgent, values["subject"], values["description"],
+                     locale=None, audience="public", min_confidence=settings().ticket_min_confidence,
+                     chosen_category=category)
+    request_id = db.create_request(
+        subject=values["subject"], description=values["description"], email=values["email"], locale=locale,
+        chosen_category=category, category=result.triage.category, urgency=result.triage.urgency,
+        urgent_topics=result.triage.urgent_topics, shown=_article_ids(form, "shown"), opened=_article_ids(form, "opened"),
+        session=(form.get("session") or "")[:64] or None,
+    )
+    if form.get("session"):
+        db.log_outcome(form["session"][:64], "filed")
+    session.setdefault("my_requests", [])
+    session["my_requests"] = [*session["my_requests"][-19:], request_id]
+    return redirect(url_for("tickets.submitted", request_id=request_id))
+
+
+@bp.get("/support/requests/<int:request_id>")
+def submitted(request_id: int):
+    if request_id not in session.get("my_requests", []):
+        abort(404, description="No such request in this browser session.")
+    req = db.get_request(request_id)
+    if req is None:
+        abort(404, description="No such request.")
+    return render_template("ticket_submitted.html", req=req)
