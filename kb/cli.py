@@ -37,14 +37,25 @@ def main() -> None:
     """kb: help-center search and answers over a folder of Markdown articles."""
 
 
+def run(module: str, argv: list[str] | None = None) -> int:
+    """Run one command module's main(argv); a bad or unknown setting is one line naming it, exit status 2."""
+    from .config import SettingsError
+
+    try:
+        return importlib.import_module(module).main(argv)
+    except SettingsError as exc:
+        print(f"kb: {exc}", file=sys.stderr)
+        return 2
+
+
 def _command(name: str, module: str, help_text: str) -> click.Command:
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def run(args: tuple[str, ...]) -> None:
-        sys.exit(importlib.import_module(module).main(list(args)))
+    def command(args: tuple[str, ...]) -> None:
+        sys.exit(run(module, list(args)))
 
     # The subcommand's own parser (argparse) answers --help, so that each flag is described once.
     return click.command(name, help=help_text, add_help_option=False,
-                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(run)
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})(command)
 
 
 for _name, (_module, _help) in COMMANDS.items():

@@ -129,7 +129,7 @@ class SettingsError(KBError, ValueError):
 
 def _unknown(name: str, known, prefix: str = "KB_") -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {prefix}{close[0].upper()}?" if close else f"; see the README's settings table"
+    hint = f"; did you mean {prefix}{close[0].upper()}?" if close else "; see the README's settings table"
     return f"unknown setting {prefix}{name.upper()}{hint}"
 
 

@@ -33,7 +33,7 @@ from .errors import IndexCorrupt, IndexNotBuilt
 from .glossary import Glossary
 from .identifiers import IdentifierIndex
 from .index import VectorIndex
-from .manifest import FORMAT_VERSION, MANIFEST, REBUILD_HINT, Manifest, require_servable  # noqa: F401
+from .manifest import REBUILD_HINT, Manifest, require_servable
 
 CHUNKS = "chunks.json"  # one column per Chunk field (a tenth of the parse time of one JSON object a line)
 ARTICLES = "articles.json"

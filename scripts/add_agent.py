@@ -2,7 +2,7 @@
 """Kept so that existing commands work: the same as `kb add-agent` (webapp.commands.add_agent)."""
 import sys
 
-from webapp.commands.add_agent import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("webapp.commands.add_agent"))

@@ -2,7 +2,7 @@
 """Kept so that existing commands work: the same as `kb build` (kb.commands.build)."""
 import sys
 
-from kb.commands.build import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("kb.commands.build"))

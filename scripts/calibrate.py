@@ -2,7 +2,7 @@
 """Kept so that existing commands work: the same as `kb calibrate` (kb.commands.calibrate)."""
 import sys
 
-from kb.commands.calibrate import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("kb.commands.calibrate"))

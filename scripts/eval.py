@@ -2,7 +2,7 @@
 """Kept so that existing commands work: the same as `kb eval` (kb.commands.eval)."""
 import sys
 
-from kb.commands.eval import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("kb.commands.eval"))

@@ -2,7 +2,7 @@
 """Kept so that existing commands work: the same as `kb synthetic` (kb.commands.synthetic)."""
 import sys
 
-from kb.commands.synthetic import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("kb.commands.synthetic"))

@@ -2,7 +2,7 @@
 """Kept so that existing commands work: the same as `kb simulate-users` (webapp.commands.simulate_users)."""
 import sys
 
-from webapp.commands.simulate_users import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("webapp.commands.simulate_users"))

@@ -135,3 +135,14 @@ def test_category_pages_list_local_articles_then_the_rest_labelled(client):
     assert "/articles/deposit-not-credited-zh" not in html  # one language per topic
     zh = client.get("/categories/deposits?lang=zh-CN").get_data(as_text=True)
     assert "/articles/deposit-not-credited-zh" in zh and "/articles/deposit-not-credited-en" not in zh
+
+
+def test_a_bad_or_unknown_setting_stops_the_start_naming_it(shared_index, embedder, monkeypatch):
+    from kb.config import SettingsError
+    from webapp import create_app
+
+    with pytest.raises(SettingsError, match="KB_RETRIEVER must be one of hybrid, dense, bm25"):
+        create_app({"KB_INDEX_DIR": shared_index.index_dir, "KB_RETRIEVER": "hybird"}, embedder=embedder)
+    monkeypatch.setenv("KB_MODLE", "minilm")
+    with pytest.raises(SettingsError, match="unknown setting KB_MODLE; did you mean KB_MODEL"):
+        create_app({"KB_INDEX_DIR": shared_index.index_dir}, embedder=embedder)

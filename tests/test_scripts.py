@@ -122,3 +122,10 @@ def test_add_agent_writes_a_hash_that_logs_in(tmp_path):
     loaded = load_users(str(users))
     assert sorted(loaded) == ["alice", "bob"] and "correct horse" not in users.read_text()
     assert check_password_hash(loaded["alice"], "a new long password") and oct(users.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_bad_setting_is_one_line_and_exit_2(settings):
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_index.py"), "-q"], capture_output=True, text=True,
+                          env={**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
+                               "KB_THREADS": "-1"})
+    assert proc.returncode == 2 and proc.stderr.strip() == "kb: KB_THREADS must be at least 0; got -1"
