@@ -15,7 +15,7 @@ from .cache import CachedEmbedder
 from .config import Settings
 from .embed import load_embedder
 from .glossary import load_glossary
-from .metrics import METRICS, Query, score_ranking
+from .metrics import METRICS, Query, load_queries, score_ranking  # noqa: F401  (load_queries: re-exported for the commands)
 from .search import MODES, Searcher
 from .store import load_current
 
