@@ -1,12 +1,15 @@
 """The vector index: the only module that imports faiss."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-import faiss
-import numpy as np
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried, at every start
 
-from .errors import IndexCorrupt
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import IndexCorrupt  # noqa: E402
 
 
 INDEX_TYPES = ("auto", "flat", "hnsw")

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+logging.getLogger("alembic").setLevel(logging.WARNING)  # it logs its plugins (at import) and context at every start
 
-logging.getLogger("alembic").setLevel(logging.WARNING)  # it logs its plugins and context at every start
+import sqlalchemy as sa  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
 # The tables of the baseline revision, i.e. what `metadata.create_all` made before migrations existed.
