@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 _CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
 FEATURES = ("dense_top", "dense_gap", "bm25_share", "coverage", "known", "agree", "bias")
 
