@@ -40,9 +40,6 @@ from .manifest import Manifest, compatibility
 from .store import (TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish, read_manifest,
                     read_glossary, read_outlines, read_pages, read_tokens, write_build)
 
-FAULT_STAGES = ("before-write", "mid-write", "before-publish", "after-publish")
-
-
 @dataclass
 class BuildReport:
     articles: int = 0
@@ -217,7 +214,7 @@ class _Reused:
     snapshot: Snapshot | None = None
 
 
-def _reused(settings: Settings, p: Plan, model: LazyEmbedder) -> _Reused:
+def _reused(p: Plan) -> _Reused:
     """The live build's chunks, vectors and BM25 words of the articles that did not change."""
     out = _Reused()
     if not p.reuse or p.live is None:
@@ -260,7 +257,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
              progress: Callable[[int, int], None] | None = None) -> BuildFiles:
     """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded."""
     start = time.perf_counter()
-    old = _reused(settings, p, model)
+    old = _reused(p)
     if p.live_manifest is None:  # a full build after all: the live build did not load
         report.full, report.reason = True, p.reason
         report.unchanged, report.reembedded = 0, len(p.articles)

@@ -12,7 +12,7 @@ from .embed import Embedder
 from .glossary import Glossary
 from .identifiers import IdentifierIndex, expansion_text, find as find_identifiers
 from .lang import detect_locale
-from .lexical import evidence_words, match_terms, tokenize
+from .lexical import match_terms, tokenize
 from .snippet import Terms
 
 
@@ -40,10 +40,6 @@ class Query:
     def preferred(self) -> str | None:
         """The locale answers should be in: the one asked for, else the query's own."""
         return self.locale or self.detected
-
-    @property
-    def evidence(self) -> set[str]:
-        return evidence_words(list(self.tokens))
 
 
 def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None = None,

@@ -5,7 +5,7 @@ from typing import Any
 
 from kb.present import article_url
 
-from .state import searcher
+from .state import searcher, state
 
 
 def visible_article(article_id: str, internal: bool = False):
@@ -45,8 +45,6 @@ def emergency_json(emergency: dict | None) -> dict | None:
 def urgency(text: str, locale: str | None) -> tuple[list[str], dict | None]:
     """(urgent topics the text matches, the emergency steps in `locale`): a hacked account or a scam in progress
     gets the safe path above any results, on every surface."""
-    from .state import state
-
     rules = state().urgent
     topics = [t.key for t in rules.match(text)]
     return topics, emergency_json(rules.emergency_for(locale or "en")) if topics else None
