@@ -178,13 +178,17 @@ def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, p
 
 def open_searcher(
     settings: Settings, corpus: str | Path, cache_dir: str | Path = "var/eval-cache",
-    queries: list[Query] | None = None, sample: int = 0,
+    queries: list[Query] | None = None, sample: int = 0, without: Iterable[str] = (),
 ) -> Searcher:
-    """Build (or reuse) the cached index of a corpus (or a sample of it, see `sample_corpus`) and return a Searcher."""
+    """Build (or reuse) the cached index of a corpus (or a sample of it, see `sample_corpus`, or without the
+    articles of some locales) and return a Searcher."""
     cache_dir = Path(cache_dir)
+    without = tuple(sorted(without))
     embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
-    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample))
-    build_index(settings, embedder=embedder, loaded=sample_corpus(load_corpus(corpus), queries or [], sample))
+    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample, without))
+    glossary = load_glossary(corpus)[0] if Path(corpus).is_dir() else None
+    build_index(settings, embedder=embedder, loaded=sample_corpus(load_corpus(corpus, without), queries or [], sample),
+                glossary=glossary)
     return Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-_CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
-FEATURES = ("dense_top", "dense_gap", "bm25_share", "coverage", "known", "agree", "bias")
+CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
+FEATURES = ("dense_top", "dense_gap", "bm25_share", "coverage", "known", "agree", "margin", "bias")
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,18 @@ def lift_identifiers(ids: np.ndarray, scores: np.ndarray, coverage: np.ndarray, 
     return ids[order], lifted[order]
 
 
-def signals(c: Candidates, coverage: float, same_article: bool, attainable: float = 0.0, known: float = 1.0,
-            lex_top: float | None = None) -> dict[str, float]:
+def signals(c: Candidates, coverage: float, same_topic: bool, attainable: float = 0.0, known: float = 1.0,
+            lex_top: float | None = None, margin: float = 0.0) -> dict[str, float]:
     """Scale-aware features of one query's retrieval, the inputs of the confidence model: `coverage` is the
     share of the query's evidence words the top chunk has (LexicalIndex.coverage), `attainable` the BM25 score
     the query's words could reach at best (LexicalIndex.attainable), `known` the share of its words the
     knowledge base has (LexicalIndex.known_share), `lex_top` the best BM25 score of those words among the
-    candidates (default: the first lexical candidate's)."""
+    candidates (default: the first lexical candidate's), `same_topic` whether both retrievers' first chunks
+    are about one topic (translation group), `margin` how far the first topic leads the next (`topic_margin`).
+    The lead counts as far as the query's words are known: among articles about something else entirely (a
+    query the knowledge base has no words for) one of them always leads, and more so the fewer there are.
+    The lead and the agreement are about topics, not words, so a right answer in another language can be
+    confident too."""
     if lex_top is None:
         lex_top = float(c.lex_scores[0]) if len(c.lex_scores) else 0.0
     # Confidence looks at the sections' own similarities: a title mixed in lifts a query no article answers too.
@@ -87,9 +92,23 @@ def signals(c: Candidates, coverage: float, same_article: bool, attainable: floa
         "bm25_share": min(1.0, lex_top / attainable) if attainable > 0 else 0.0,
         "coverage": coverage,
         "known": known,
-        "agree": 1.0 if same_article else 0.0,
+        "agree": 1.0 if same_topic else 0.0,
+        "margin": margin * known,
         "bias": 1.0,
     }
+
+
+def topic_margin(ids: np.ndarray, scores: np.ndarray, group_of: np.ndarray) -> float:
+    """How far the first topic leads the next, relative to the first score: 1 − (best score of another
+    translation group) / (first score); 1.0 when no other topic was found. Translations of the first
+    article are the same topic, so a topic found in several languages does not count as a close call."""
+    if not len(ids) or scores[0] <= 0:
+        return 0.0
+    first = group_of[ids[0]]
+    for cid, score in zip(ids.tolist(), scores.tolist()):
+        if group_of[cid] != first:
+            return float(max(0.0, 1.0 - score / scores[0]))
+    return 1.0
 
 
 class Calibration:
@@ -104,8 +123,8 @@ class Calibration:
 
     @staticmethod
     def load_table() -> dict:
-        if _CALIBRATION_FILE.exists():
-            return json.loads(_CALIBRATION_FILE.read_text(encoding="utf-8"))
+        if CALIBRATION_FILE.exists():
+            return json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
         return {}
 
     def weights(self, model: str, mode: str) -> dict[str, float]:
@@ -131,15 +150,19 @@ class Ranker:
     """Ranks one snapshot's candidates; built once per snapshot with the settings' fusion and lift."""
 
     def __init__(self, lexical, article_of: np.ndarray, identifiers, fusion: FusionParams, identifier_boost: float,
-                 model_name: str, calibration: Calibration | None = None, locale_of: np.ndarray | None = None):
+                 model_name: str, calibration: Calibration | None = None, locale_of: np.ndarray | None = None,
+                 group_of: np.ndarray | None = None):
         self.lexical, self.article_of, self.identifiers = lexical, article_of, identifiers
         self.locale_of = locale_of  # chunk id → locale (for per-language confidence words)
+        self.group_of = group_of if group_of is not None else article_of  # chunk id → translation group (topic)
         self.fusion, self.identifier_boost, self.model_name = fusion, identifier_boost, model_name
         self.calibration = calibration or Calibration()
 
-    def signals(self, c: Candidates, query, top_chunk: int | None) -> dict[str, float]:
+    def signals(self, c: Candidates, query, ids: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+        """The confidence model's features for one ranking (`ids`, `scores`: best first)."""
+        top_chunk = int(ids[0]) if len(ids) else None
         d, l = c.dense_ids, c.lex_ids
-        same = bool(len(d) and len(l) and self.article_of[d[0]] == self.article_of[l[0]])
+        same = bool(len(d) and len(l) and self.group_of[d[0]] == self.group_of[l[0]])
         # The query's words in the top chunk's language: a right answer in a translation shares no words with
         # the query itself, but does share the glossary's words for what the query asks.
         locale = self.locale_of[top_chunk] if top_chunk is not None and self.locale_of is not None else None
@@ -149,11 +172,12 @@ class Ranker:
         lex_top = None
         if words != (query.expanded or query.tokens) and len(c.lex_ids):
             lex_top = float(self.lexical.scores(tokens)[c.lex_ids].max())
-        return signals(c, coverage, same, self.lexical.attainable(tokens), self.lexical.known_share(tokens), lex_top)
+        return signals(c, coverage, same, self.lexical.attainable(tokens), self.lexical.known_share(tokens), lex_top,
+                       topic_margin(ids, scores, self.group_of))
 
     def rank(self, c: Candidates, query, mode: str, fusion: FusionParams | None = None) -> Ranked:
         ids, scores = fuse(c, mode, fusion or self.fusion)
         if query.identifiers and mode == "hybrid":
             ids, scores = lift_identifiers(ids, scores, self.identifiers.coverage(query.identifiers, ids), self.identifier_boost)
-        sig = self.signals(c, query, int(ids[0]) if len(ids) else None)
+        sig = self.signals(c, query, ids, scores)
         return Ranked(ids, scores, self.calibration.confidence(self.model_name, mode, sig), sig)

@@ -22,6 +22,8 @@ class Retriever:
         self._category = np.array([c.category for c in chunks], dtype=object)
         self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
         self.article_of = np.array([c.article_id for c in chunks], dtype=object)  # chunk id → article id
+        groups = {aid: a.translation_group for aid, a in snapshot.articles.items()}
+        self.group_of = np.array([groups[c.article_id] for c in chunks], dtype=object)  # chunk id → topic
         # each chunk's row in the title vectors, -1 where its article has none
         self._title_row = np.full(len(chunks), -1, dtype=np.int64)
         titles = snapshot.titles

@@ -49,7 +49,8 @@ class Searcher:
         self.identifiers = snapshot.identifiers
         self.ranker = Ranker(snapshot.lexical, self.retriever.article_of, self.identifiers,
                              FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
-                             settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of)
+                             settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of,
+                             group_of=self.retriever.group_of)
         self.presenter = Presenter(snapshot, self.retriever.article_of)
         self.speller = Speller(snapshot.words)
 

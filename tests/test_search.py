@@ -202,3 +202,14 @@ def test_a_word_of_its_own_is_not_corrected_into_ours():
     assert speller.correct("withdrawl pendng", lambda w: False) == "withdrawal pending"
     assert speller.correct("stock price of apple", lambda w: False) is None  # stock is not stuck
     assert speller.correct("my wallet adress", lambda w: False) == "my wallet address"
+
+
+def test_topic_margin_counts_a_translation_of_the_first_article_as_the_same_topic():
+    from kb.ranking import topic_margin
+
+    group_of = np.array(["fees", "fees", "kyc", "kyc"], dtype=object)  # chunks 0, 1: one topic in two languages
+    ids, scores = np.array([0, 1, 2]), np.array([1.0, 0.95, 0.6])
+    assert topic_margin(ids, scores, group_of) == pytest.approx(0.4)  # 0.95 is the same topic, 0.6 the next
+    assert topic_margin(np.array([0, 2]), np.array([1.0, 0.98]), group_of) == pytest.approx(0.02)  # a close call
+    assert topic_margin(np.array([0, 1]), np.array([1.0, 0.9]), group_of) == 1.0  # no other topic found
+    assert topic_margin(np.array([], dtype=np.int64), np.array([]), group_of) == 0.0
