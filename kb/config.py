@@ -12,6 +12,9 @@ from .errors import KBError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# KB_RATE_LIMITS' default: generous for a busy help desk behind one office address, tight for guessing.
+DEFAULT_RATE_LIMITS = "login=10/minute;50/hour, bearer=20/minute;100/hour, search=600/minute, suggest=600/minute, write=60/hour"
+
 # Locales an article may declare; the first is the fallback for the UI.
 LOCALES = ("en", "zh-CN", "ko", "ja")
 
@@ -69,6 +72,20 @@ class Settings:
     keep_builds: int = _setting(3, "Index builds kept on disk (the live one included) for roll-back.", low=1)
     query_cache_size: int = _setting(2048, "Query vectors kept in memory (LRU) for repeated searches and keystrokes; 0 = off.", low=0)
     threads: int = _setting(0, "Threads for encoding and FAISS; 0 = number of cores.", low=0)
+    session_hours: float = _setting(12.0, "An agent's session ends this many hours after login (logging in again starts a new one).",
+                                    low=0.01)
+    session_idle_minutes: float = _setting(120.0, "An agent's session ends after this many minutes without a request.", low=1)
+    rate_limits: str = _setting(
+        DEFAULT_RATE_LIMITS,
+        "Limits per client (IP address), 'group=N/period;N/period' comma-separated: login and bearer count failed "
+        "attempts only; search covers the search page, /api/search and /api/articles; suggest the ticket form's "
+        "suggestions and deflections; write tickets, votes and agent feedback. off = no limits (benchmarks, load tests).")
+    rate_limit_storage: str = _setting(
+        "memory://", "Where the rate-limit counters live: memory:// (per process) or a shared store such as "
+        "redis://host:6379 when several processes or machines serve.")
+    public_url: str = _setting(
+        "", "The help center's public address (https://help.example.com): links to copy are built from it, never from "
+        "the Host header; https turns on Secure cookies and HSTS.")
     secret_key: str = _setting("", "Key that signs session cookies; empty = a random key kept in secret-key next to db_path.")
     max_query_chars: int = _setting(500, "Longest search query accepted (pages and API), in characters.", low=1, high=10_000)
     max_request_bytes: int = _setting(64 * 1024, "Largest request body accepted, in bytes (larger: 413).", low=1024)

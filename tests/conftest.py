@@ -5,7 +5,11 @@ import os
 import shutil
 from pathlib import Path
 
+import re
+
+import flask
 import pytest
+from flask.testing import FlaskClient
 
 from kb.build import build_index
 from kb.config import Settings
@@ -14,6 +18,26 @@ from kb.embed import load_embedder
 DATA = Path(__file__).resolve().parent / "data"
 FIXTURE_KB = DATA / "kb"
 AGENT_TOKEN = "test-agent-token"
+
+
+class FormClient(FlaskClient):
+    """A test client that posts forms as a browser does: with the CSRF token of a page it has loaded (the login
+    page's, read from its HTML). CSRF protection stays on in every test; `send_csrf = False` posts without one."""
+
+    send_csrf = True
+    _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+    def open(self, *args, **kwargs):
+        data = kwargs.get("data")
+        path = args[0] if args and isinstance(args[0], str) else ""
+        if (self.send_csrf and kwargs.get("method") == "POST" and (data is None or isinstance(data, dict))
+                and "json" not in kwargs and "csrf_token" not in (data or {}) and not path.startswith("/api/")):
+            page = super().open("/agent/login", method="GET").get_data(as_text=True)
+            kwargs["data"] = {**(data or {}), "csrf_token": self._TOKEN.search(page).group(1)}
+        return super().open(*args, **kwargs)
+
+
+flask.Flask.test_client_class = FormClient  # every app the tests make
 
 
 def missing_tool(reason: str):

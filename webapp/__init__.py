@@ -15,7 +15,7 @@ from kb.lexical import warm_up_in_background
 from kb.live import LiveIndex
 from kb.triage import UrgentRules
 
-from . import auth, db, i18n
+from . import auth, db, i18n, ratelimit, security
 from .state import KBState
 
 
@@ -63,16 +63,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     db.init_app(app)
     app.jinja_env.filters["datetime"] = lambda ts: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
     auth.init_app(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
-        )
-        return response
+    security.init_app(app)
+    ratelimit.init_app(app)
+    app.jinja_env.globals["public_base"] = security.public_base(settings)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

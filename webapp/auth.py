@@ -1,18 +1,33 @@
 """Agent login: a configured token, or a users file of hashed passwords. No built-in password:
-with neither configured, a random token is generated once into var/agent-token (mode 0600)."""
+with neither configured, a random token is generated once into var/agent-token (mode 0600).
+
+Sessions are kept on the server (db.agent_sessions): the cookie holds a random session id, and each request
+looks it up. A session ends at logout, `KB_SESSION_HOURS` after login, `KB_SESSION_IDLE_MINUTES` after its last
+request, and as soon as the credential it was opened with is gone: a new `KB_AGENT_TOKEN`, a changed password,
+or a user removed from `KB_AGENT_USERS` (each session records a fingerprint of its credential)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import db
+from .ratelimit import count_failure, over_limit
 
 log = logging.getLogger(__name__)
+
+# Checked against a password when the user name is unknown, so that a wrong name costs as long as a wrong password
+# (no telling from the time which names exist).
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+TOUCH_EVERY = 60.0  # seconds: how stale a session's last_seen may get before a request writes it again
 
 
 def load_users(path: str) -> dict[str, str]:
@@ -54,24 +69,87 @@ def init_app(app: Flask) -> None:
     app.extensions["kb"].agents = {"token": token, "users": users}
 
 
+def _fingerprint(secret: str) -> str:
+    return hashlib.sha256(("kb-agent-credential\0" + secret).encode()).hexdigest()
+
+
+def credential(name: str) -> str | None:
+    """A fingerprint of the credential agent `name` logs in with now (None: the agent no longer exists)."""
+    agents = current_app.extensions["kb"].agents
+    if agents["users"]:
+        hashed = agents["users"].get(name)
+        return _fingerprint(hashed) if hashed else None
+    return _fingerprint(agents["token"]) if agents["token"] else None
+
+
 def check_login(name: str, secret: str) -> str | None:
     """The agent's name if the credentials are right, else None."""
     agents = current_app.extensions["kb"].agents
     if agents["users"]:
         hashed = agents["users"].get(name)
-        return name if hashed and check_password_hash(hashed, secret) else None
+        right = check_password_hash(hashed or _DUMMY_HASH, secret)
+        return name if hashed and right else None
     token = agents["token"]
     return (name or "agent") if token and hmac.compare_digest(secret.encode(), token.encode()) else None
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(agent: str) -> None:
+    """Log `agent` in: a new server-side session (any earlier cookie state is dropped: no session fixation)."""
+    settings = current_app.extensions["kb"].settings
+    session.clear()
+    session_id = secrets.token_urlsafe(32)
+    db.open_session(_session_hash(session_id), agent, credential(agent) or "", settings.session_hours)
+    session["sid"] = session_id
+    session.permanent = True  # the cookie ends with the session (PERMANENT_SESSION_LIFETIME = KB_SESSION_HOURS)
+    g.agent = agent
+
+
+def end_session() -> None:
+    session_id = session.pop("sid", None)
+    if isinstance(session_id, str):
+        db.close_session(_session_hash(session_id))
+    session.clear()
+    g.agent = None
+
+
+def session_agent() -> str | None:
+    """The agent of the request's session, if it is still open; an ended one is removed."""
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
+        return None
+    key = _session_hash(session_id)
+    row = db.get_session(key)
+    if row is None:
+        return None
+    settings = current_app.extensions["kb"].settings
+    now = time.time()
+    idle = now - row["last_seen"] > settings.session_idle_minutes * 60
+    current = credential(row["agent"])
+    if now >= row["expires_at"] or idle or current is None or not hmac.compare_digest(row["credential"], current):
+        db.close_session(key)
+        session.pop("sid", None)
+        return None
+    if now - row["last_seen"] > TOUCH_EVERY:
+        db.touch_session(key, now)
+    return row["agent"]
 
 
 def current_agent() -> str | None:
     """From the session cookie, or an `Authorization: Bearer <token>` header for API clients."""
     if "agent" in g:
         return g.agent
-    agent = session.get("agent")
+    agent = session_agent()
     header = request.headers.get("Authorization", "")
     if not agent and header.startswith("Bearer "):
+        if over_limit("bearer"):
+            abort(429, description="too many wrong tokens from this address; try again later")
         agent = check_login("api", header[7:].strip())
+        if agent is None:
+            count_failure("bearer")
     g.agent = agent
     return agent
 
@@ -85,3 +163,13 @@ def agent_required(view):
             return redirect(url_for("agent.login", next=request.full_path))
         return view(*args, **kwargs)
     return wrapped
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: never an open redirect. Browsers read `/\\t/host`,
+    `/\\n/host` and `/\\\\host` as `//host`, so any control character or backslash is refused."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    return target

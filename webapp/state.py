@@ -20,6 +20,8 @@ class KBState:
     urgent: UrgentRules
     agents: dict[str, Any] = field(default_factory=dict)  # {"token": str, "users": {name: hash}} (webapp.auth)
     db: Any = None  # the SQLAlchemy engine (webapp.db)
+    limiter: Any = None  # the app's flask_limiter.Limiter (webapp.ratelimit)
+    rate_limits: dict[str, str] = field(default_factory=dict)  # KB_RATE_LIMITS by group; empty when off
 
     @property
     def searcher(self) -> Searcher:

@@ -21,6 +21,18 @@ from pathlib import Path
 
 from kb.config import PROJECT_ROOT as ROOT  # dev data lives in the checkout
 _RESULT_LINK = re.compile(r'href="(/articles/[^"?#]+\?sl=\d+)"')
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def browser():
+    """An opener that keeps cookies, as a browser does (the session holds the forms' CSRF token)."""
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token of a form on the page (every form post needs the one of a page its browser loaded)."""
+    found = _CSRF.search(page)
+    return found.group(1) if found else ""
 
 
 def post(base: str, path: str, data: dict, as_json: bool = False, opener=None) -> tuple[int, bytes]:
@@ -34,22 +46,23 @@ def post(base: str, path: str, data: dict, as_json: bool = False, opener=None) -
         return exc.code, exc.read()
 
 
-def get(base: str, path: str) -> tuple[int, str]:
-    with urllib.request.urlopen(base + path, timeout=30) as r:
+def get(base: str, path: str, opener=None) -> tuple[int, str]:
+    with (opener or urllib.request.build_opener()).open(base + path, timeout=30) as r:
         return r.status, r.read().decode("utf-8")
 
 
 def searcher_user(base: str, query: str, rnd: random.Random, done: Counter) -> None:
-    _, page = get(base, "/search?" + urllib.parse.urlencode({"q": query}))
+    user = browser()
+    _, page = get(base, "/search?" + urllib.parse.urlencode({"q": query}), user)
     done["searches"] += 1
     links = _RESULT_LINK.findall(page)
     if links and rnd.random() < 0.6:
         link = html.unescape(links[0])
-        get(base, link)
+        _, article = get(base, link, user)
         done["clicks"] += 1
         if rnd.random() < 0.5:
             helpful = "yes" if rnd.random() < 0.7 else "no"
-            post(base, link.split("?")[0] + "/vote", {"helpful": helpful})
+            post(base, link.split("?")[0] + "/vote", {"helpful": helpful, "csrf_token": csrf_token(article)}, opener=user)
             done[f"votes_{helpful}"] += 1
 
 
@@ -68,10 +81,12 @@ def ticket_user(base: str, query: str, rnd: random.Random, done: Counter) -> Non
         done["deflected"] += 1
     else:
         # a browser keeps the session cookie that lets it see its request's confirmation page
-        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        user = browser()
+        _, form = get(base, "/support/new", user)
         status, page = post(base, "/support/new", {"subject": query[:200], "description": f"{query}\n(simulated user)",
-                                                   "email": f"user{rnd.randrange(10**6)}@example.com", "session": session},
-                            opener=browser)
+                                                   "email": f"user{rnd.randrange(10**6)}@example.com", "session": session,
+                                                   "csrf_token": csrf_token(form)},
+                            opener=user)
         done["filed" if status == 200 else "filing_failed"] += 1
 
 

@@ -13,10 +13,10 @@
     var title = item.querySelector(".result-title");
     var copy = item.querySelector(".copy-link");
     item.querySelector(".insert").addEventListener("click", function () {
-      insert(title.textContent, copy.dataset.url, item.querySelector(".passage").value, !!item.querySelector(".pill.internal"));
+      insert(title.textContent, new URL(copy.dataset.url, location.origin).href, item.querySelector(".passage").value, !!item.querySelector(".pill.internal"));
     });
     copy.addEventListener("click", function () {
-      var url = copy.dataset.url;
+      var url = new URL(copy.dataset.url, location.origin).href;  // a path unless KB_PUBLIC_URL is set
       if (navigator.clipboard) navigator.clipboard.writeText(url).catch(function () {});
       copy.textContent = "Copied";
     });
@@ -42,7 +42,7 @@
         var actions = document.createElement("div"); actions.className = "suggestion-actions";
         var ins = document.createElement("button"); ins.type = "button"; ins.className = "insert"; ins.textContent = "Insert passage";
         var cp = document.createElement("button"); cp.type = "button"; cp.className = "copy-link"; cp.textContent = "Copy link";
-        cp.dataset.url = location.origin + h.url;
+        cp.dataset.url = (document.body.dataset.publicBase || "") + h.url;
         actions.appendChild(ins); actions.appendChild(cp); li.appendChild(actions);
         results.appendChild(li); wire(li);
       });

@@ -1,0 +1,234 @@
+"""Issue 14's attacks, replayed: sessions that end, no open redirect, CSRF and Origin, rate limits, user names that
+cannot be told apart by time, links built from KB_PUBLIC_URL, Secure cookies and HSTS behind https."""
+import time
+
+import pytest
+from conftest import AGENT_TOKEN
+from werkzeug.security import generate_password_hash
+
+from kb.config import SettingsError
+
+
+@pytest.fixture
+def make_app(shared_index, embedder, tmp_path):
+    """Apps over the shared index and one store of this test's own, so that a restart can be replayed."""
+    from webapp import create_app
+
+    made = []
+
+    def make(**settings):
+        config = {"TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
+                  "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "SECRET_KEY": "test", "KB_AGENT_TOKEN": AGENT_TOKEN}
+        config.update(settings)
+        app = create_app(config, embedder=embedder)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["kb"].db.dispose()
+
+
+def login(client, secret=AGENT_TOKEN, name="alice", next_=None):
+    path = "/agent/login" + (f"?next={next_}" if next_ else "")
+    return client.post(path, data={"name": name, "secret": secret})
+
+
+def session_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def with_cookie(app, cookie: str):
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    return client
+
+
+def test_logout_ends_the_session_for_the_old_cookie_too(make_app):
+    app = make_app()
+    client = app.test_client()
+    assert login(client).status_code == 302
+    cookie = session_cookie(client)
+    assert with_cookie(app, cookie).get("/agent/").status_code == 200
+    assert client.post("/agent/logout").status_code == 302
+    replayed = with_cookie(app, cookie).get("/agent/")
+    assert replayed.status_code == 302 and "/agent/login" in replayed.headers["Location"]
+
+
+def test_a_new_token_after_a_restart_ends_every_session(make_app):
+    client = make_app().test_client()
+    login(client)
+    cookie = session_cookie(client)
+    restarted = make_app(KB_AGENT_TOKEN="a-new-token")
+    assert with_cookie(restarted, cookie).get("/agent/").status_code == 302
+    same_token = make_app()  # a restart with the same token keeps it... but the session was ended above
+    assert with_cookie(same_token, cookie).get("/agent/").status_code == 302
+
+
+def test_a_restart_with_the_same_credentials_keeps_the_session(make_app):
+    client = make_app().test_client()
+    login(client)
+    assert with_cookie(make_app(), session_cookie(client)).get("/agent/").status_code == 200
+
+
+def test_a_removed_user_or_a_changed_password_ends_the_session(make_app, tmp_path):
+    users = tmp_path / "agents.txt"
+    users.write_text(f"alice:{generate_password_hash('pw-a')}\nbob:{generate_password_hash('pw-b')}\n", encoding="utf-8")
+    app = make_app(KB_AGENT_USERS=str(users), KB_AGENT_TOKEN="")
+    alice, bob = app.test_client(), app.test_client()
+    assert login(alice, "pw-a", "alice").status_code == 302 and login(bob, "pw-b", "bob").status_code == 302
+    cookies = session_cookie(alice), session_cookie(bob)
+    # alice's password changed, bob was removed: both sessions end at the restart
+    users.write_text(f"alice:{generate_password_hash('pw-a2')}\n", encoding="utf-8")
+    restarted = make_app(KB_AGENT_USERS=str(users), KB_AGENT_TOKEN="")
+    assert [with_cookie(restarted, c).get("/agent/").status_code for c in cookies] == [302, 302]
+
+
+def test_sessions_expire_after_their_lifetime_and_when_idle(make_app):
+    from webapp import db
+
+    app = make_app()
+    client = app.test_client()
+    login(client)
+    assert client.get("/agent/").status_code == 200
+    cookie = client.get_cookie("session")
+    assert cookie.expires is not None  # the cookie itself ends too (KB_SESSION_HOURS)
+    with app.app_context(), db.engine().begin() as conn:  # the session's 12 hours are over
+        conn.execute(db.agent_sessions.update().values(expires_at=time.time() - 1))
+    assert client.get("/agent/").status_code == 302
+    login(client)
+    with app.app_context(), db.engine().begin() as conn:  # 121 minutes without a request
+        conn.execute(db.agent_sessions.update().values(last_seen=time.time() - 121 * 60))
+    assert client.get("/agent/").status_code == 302
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.execute(db.agent_sessions.select()).fetchall() == []  # ended sessions are deleted
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/", "/%0a/x", "/%5C/evil.example", "//evil.example/", "https://evil.example/"])
+def test_login_never_redirects_off_the_site(make_app, target):
+    r = login(make_app().test_client(), next_=target)
+    assert r.status_code == 302
+    assert r.headers["Location"] in ("/agent/", "http://localhost/agent/")
+
+
+def test_login_redirects_to_a_local_path(make_app):
+    r = login(make_app().test_client(), next_="/agent/requests/1?x=1")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/agent/requests/1?x=1")
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(make_app):
+    from webapp import db
+
+    app = make_app()
+    attacker = app.test_client()
+    attacker.send_csrf = False
+    r = attacker.post("/articles/lost-2fa-en/vote", data={"helpful": "no"})
+    assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
+    assert attacker.post("/support/new", data={"subject": "x", "description": "y", "email": "a@b.cc"}).status_code == 400
+    agent = app.test_client()
+    login(agent)
+    agent.send_csrf = False  # a logged-in agent lured to another site's auto-submitting form
+    assert agent.post("/agent/requests/1/reply", data={"reply": "attacker's text", "status": "closed"}).status_code == 400
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.execute(db.article_votes.select()).fetchall() == []
+        assert conn.execute(db.requests.select()).fetchall() == []
+
+
+def test_a_post_from_another_origin_is_refused_json_included(make_app):
+    app = make_app()
+    client = app.test_client()
+    evil = {"Origin": "http://localhost:5001"}  # another port of the same host is another origin
+    assert client.post("/api/suggest", json={"subject": "deposit"}, headers=evil).status_code == 403
+    assert client.post("/api/deflections", json={"article_id": "lost-2fa-en"}, headers=evil).status_code == 403
+    login(client)
+    r = client.post("/agent/requests/1/feedback", json={"article_id": "lost-2fa-en", "verdict": "wrong"}, headers=evil)
+    assert r.status_code == 403
+    same = {"Origin": "http://localhost"}
+    assert client.post("/api/suggest", json={"subject": "deposit"}, headers=same).status_code == 200
+
+
+def test_wrong_logins_are_limited_per_client_and_the_right_one_waits_too(make_app):
+    client = make_app(KB_RATE_LIMITS="login=5/minute").test_client()
+    assert [login(client, "wrong").status_code for _ in range(5)] == [401] * 5
+    assert login(client, "wrong").status_code == 429
+    limited = login(client)
+    assert limited.status_code == 429 and limited.headers.get("Retry-After")
+    other = client.post("/agent/login", data={"name": "a", "secret": AGENT_TOKEN},
+                        environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 302  # another client is not locked out
+
+
+def test_right_logins_are_not_counted(make_app):
+    client = make_app(KB_RATE_LIMITS="login=3/minute").test_client()
+    assert [login(client).status_code for _ in range(6)] == [302] * 6
+
+
+def test_wrong_bearer_tokens_are_limited(make_app):
+    client = make_app(KB_RATE_LIMITS="bearer=5/minute").test_client()
+    codes = [client.get("/api/agent/search?q=x", headers={"Authorization": "Bearer wrong"}).status_code for _ in range(7)]
+    assert codes == [401] * 5 + [429] * 2
+    right = client.get("/api/agent/search?q=x", headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
+    assert right.status_code == 429  # guessing stops: over the limit, a token is not even checked
+
+
+def test_public_apis_are_limited_and_off_turns_limits_off(make_app):
+    client = make_app(KB_RATE_LIMITS="search=3/minute").test_client()
+    assert [client.get("/api/search?q=deposit").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert client.get("/search?q=deposit").status_code == 429  # one budget for the page and the API
+    body = client.get("/api/search?q=deposit").get_json()
+    assert body["status"] == 429 and body["ok"] is False
+    free = make_app(KB_RATE_LIMITS="off").test_client()
+    assert {free.get("/api/search?q=deposit").status_code for _ in range(30)} == {200}
+    for _ in range(30):
+        assert login(free, "wrong").status_code == 401
+
+
+def test_the_default_limits_are_on_and_a_bad_value_names_the_setting(make_app):
+    from kb.config import DEFAULT_RATE_LIMITS
+    from webapp.ratelimit import parse_limits
+
+    assert set(parse_limits(DEFAULT_RATE_LIMITS)) == {"login", "bearer", "search", "suggest", "write"}
+    for bad in ("login=often", "logins=5/minute", "5/minute"):
+        with pytest.raises(SettingsError, match="KB_RATE_LIMITS"):
+            make_app(KB_RATE_LIMITS=bad)
+
+
+def test_an_unknown_user_costs_a_password_check_too(make_app, tmp_path, monkeypatch):
+    import webapp.auth as auth
+
+    users = tmp_path / "agents.txt"
+    users.write_text(f"alice:{generate_password_hash('pw-a')}\n", encoding="utf-8")
+    client = make_app(KB_AGENT_USERS=str(users), KB_AGENT_TOKEN="", KB_RATE_LIMITS="off").test_client()
+    checked = []
+    real = auth.check_password_hash
+    monkeypatch.setattr(auth, "check_password_hash", lambda h, s: checked.append(h) or real(h, s))
+    assert login(client, "wrong", "alice").status_code == 401
+    assert login(client, "wrong", "nobody").status_code == 401
+    assert len(checked) == 2 and checked[1] == auth._DUMMY_HASH  # the same work for a name that does not exist
+
+
+def test_copied_links_never_come_from_the_host_header(make_app):
+    from webapp import db
+
+    app = make_app(KB_PUBLIC_URL="https://help.example.com")
+    client = app.test_client()
+    r = client.post("/support/new", data={"subject": "my account was hacked", "description": "freeze it",
+                                          "email": "u@example.com"})
+    rid = r.headers["Location"].rsplit("/", 1)[1]
+    agent = {"Host": "evil.example", "Authorization": f"Bearer {AGENT_TOKEN}"}
+    html = client.get(f"/agent/requests/{rid}", headers=agent).get_data(as_text=True)
+    assert 'data-url="https://help.example.com/articles/' in html and "evil.example" not in html
+    html = make_app().test_client().get(f"/agent/requests/{rid}", headers=agent).get_data(as_text=True)
+    assert 'data-url="/articles/' in html and "evil.example" not in html  # a path; the browser adds its origin
+    with app.app_context():
+        assert db.get_request(int(rid)) is not None
+
+
+def test_https_public_url_turns_on_secure_cookies_and_hsts(make_app):
+    client = make_app(KB_PUBLIC_URL="https://help.example.com").test_client()
+    r = login(client)
+    assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    assert client.get("/").headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = make_app().test_client()
+    assert "Strict-Transport-Security" not in plain.get("/").headers
+    assert "Secure" not in login(plain).headers["Set-Cookie"]
