@@ -3,10 +3,12 @@
 Every part of a search (retrieval, ranking, snippets) reads this one object; nothing tokenizes the query again."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from .charsets import CJK
 from .config import LOCALES
 from .embed import Embedder
 from .glossary import Glossary
@@ -14,6 +16,27 @@ from .identifiers import IdentifierIndex, expansion_text, find as find_identifie
 from .lang import detect_locale
 from .lexical import match_terms, tokenize
 from .snippet import Terms
+
+
+# What one query may cost (issue 14: a 500-character Han query took a second of CPU, mostly in the encoder, whose
+# cost grows with its input). A longer query (a pasted ticket) is still accepted; only its start is read this far.
+ENCODED_TOKENS = 32  # about what the encoder reads: one token a CJK character, one per four other characters
+TOKENIZED_CHARS = 300  # BM25 words are taken from this many first characters...
+TERMS = 160  # ...and at most this many of them, in the query's order
+HEAD_CHARS = 200  # glossary concepts and snippet terms are looked for in this many first characters
+_CJK_CHAR = re.compile(f"[{CJK}]")
+
+
+def head(text: str, tokens: int = ENCODED_TOKENS) -> str:
+    """The start of `text` that holds about `tokens` encoder tokens, cut between words where it can be."""
+    budget = float(tokens)
+    for i, ch in enumerate(text):
+        budget -= 1.0 if _CJK_CHAR.match(ch) else 0.25
+        if budget < 0:
+            cut = text[:i]
+            space = cut.rfind(" ")
+            return cut[:space] if space > len(cut) // 2 else cut
+    return text
 
 
 @dataclass(frozen=True)
@@ -46,13 +69,13 @@ def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None =
             identifiers: IdentifierIndex | None = None, glossary: Glossary | None = None) -> Query:
     """Analyse a query; `embedder` None skips the vector (BM25 only)."""
     found = tuple(identifiers.known(find_identifiers(text))) if identifiers is not None else ()
-    tokens = tuple(tokenize(f"{text} {expansion_text(found)}"))
-    vector = embedder.encode_queries([text])[0] if embedder is not None else None
-    concepts = tuple(glossary.concepts_in(text)) if glossary is not None else ()
+    tokens = tuple(tokenize(f"{text[:TOKENIZED_CHARS]} {expansion_text(found)}"))[:TERMS]
+    vector = embedder.encode_queries([head(text)])[0] if embedder is not None else None
+    concepts = tuple(glossary.concepts_in(text[:HEAD_CHARS])) if glossary is not None else ()
     # Single characters of the terms (提, き) are left out: they match almost anything.
     by_locale = {loc: tuple(dict.fromkeys(t for t in tokenize(" ".join(glossary.terms(list(concepts), loc))) if len(t) > 1))
                  for loc in LOCALES} if concepts else {}
     extra = [t for words in by_locale.values() for t in words]
     expanded = tokens + tuple(t for t in dict.fromkeys(extra) if t not in set(tokens))
-    return Query(text, locale, detect_locale(text), tokens, found, match_terms(text), vector, concepts, expanded,
+    return Query(text, locale, detect_locale(text), tokens, found, match_terms(text[:HEAD_CHARS]), vector, concepts, expanded,
                  {loc: words for loc, words in by_locale.items() if words})

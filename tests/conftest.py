@@ -74,8 +74,10 @@ class CountingEmbedder:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.passages = 0
         self.fail_after = fail_after
+        self.queries: list[str] = []  # every query text it was asked to encode
 
     def encode_queries(self, texts):
+        self.queries.extend(texts)
         return self.inner.encode_queries(texts)
 
     def encode_passages(self, texts, batch_size=32):

@@ -213,3 +213,22 @@ def test_topic_margin_counts_a_translation_of_the_first_article_as_the_same_topi
     assert topic_margin(np.array([0, 2]), np.array([1.0, 0.98]), group_of) == pytest.approx(0.02)  # a close call
     assert topic_margin(np.array([0, 1]), np.array([1.0, 0.9]), group_of) == 1.0  # no other topic found
     assert topic_margin(np.array([], dtype=np.int64), np.array([]), group_of) == 0.0
+
+
+def test_a_long_query_costs_a_bounded_amount_of_work(searcher, embedder):
+    """A 500-character Han query once took a second of CPU (the encoder's cost grows with its input, BM25's with
+    its words): only its start is encoded, and its words are capped. A normal query is read whole."""
+    from conftest import CountingEmbedder
+
+    from kb.query import ENCODED_TOKENS, TERMS, analyse, head
+
+    counting = CountingEmbedder(embedder)
+    long_han = "充值未到账怎么办提币审核需要多久" * 32  # 512 characters
+    q = analyse(long_han, embedder=counting, identifiers=searcher.identifiers, glossary=searcher.snapshot.glossary)
+    assert len(counting.queries[0]) == ENCODED_TOKENS and long_han.startswith(counting.queries[0])
+    assert len(q.tokens) <= TERMS and q.concepts  # the start still names its concepts
+    long_latin = "my deposit has not arrived after many hours " * 12
+    assert len(head(long_latin)) <= 4 * ENCODED_TOKENS and not head(long_latin).endswith(" ")
+    for normal in ("充值未到账", "withdrawal pending review for 3 hours TRC20", "출금 심사가 오래 걸려요"):
+        assert head(normal) == normal
+    assert searcher.search(long_han).results[0].id.startswith(("deposit-not-credited", "withdrawal-pending-review"))

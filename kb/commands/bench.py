@@ -169,6 +169,37 @@ def ann_recall(settings, queries: list[str], articles: Path, k: int = 10, extra:
     return {"queries": len(texts), "recall_at_10": round(recall, 4), "hnsw_ms": timings["hnsw"], "flat_ms": timings["flat"]}
 
 
+def query_cost(settings, queries: list[str], n: int = 20) -> dict:
+    """CPU time of one search, in process (no HTTP): the dev queries, and unique queries of the longest length
+    accepted in each script (the costliest a client can send). ms of CPU (all threads), p50 and max."""
+    from kb.embed import load_embedder
+    from kb.search import Searcher
+    from kb.store import load_current
+
+    embedder = load_embedder(settings.model, settings.threads)
+    searcher = Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
+    text = " ".join(a.title for a in searcher.snapshot.articles.values())
+    rnd = random.Random(7)
+    pools = {"han": [c for c in text if "\u4e00" <= c <= "\u9fff"], "hangul": [c for c in text if "\uac00" <= c <= "\ud7a3"],
+             "kana": [c for c in text if "\u3040" <= c <= "\u30ff"], "latin": text.split()}
+    longest = settings.max_query_chars
+    sets = {"dev queries": queries[:n * 5]}
+    for name, pool in pools.items():
+        if pool:
+            sep = " " if name == "latin" else ""
+            sets[f"{longest}-char {name}"] = [sep.join(rnd.choice(pool) for _ in range(longest))[:longest] for _ in range(n)]
+    searcher.search("warm up")
+    out = {}
+    for name, qs in sets.items():
+        costs = []
+        for q in qs:
+            t0 = time.process_time()
+            searcher.search(q)
+            costs.append((time.process_time() - t0) * 1000)
+        out[name] = {"queries": len(qs), "p50_ms": round(percentile(costs, 50), 1), "max_ms": round(max(costs), 1)}
+    return out
+
+
 def timed_build(settings, **kw) -> tuple[float, object]:
     from kb.build import build_index
 
@@ -231,9 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     figures["incremental_rebuild"] = {"seconds": round(inc_seconds, 2), "reembedded_articles": inc.reembedded,
                                       "chunks_embedded": inc.chunks_embedded}
 
+    figures["query_cpu"] = query_cost(settings, load_queries(args.queries))
+
     port = free_port()
     env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
-           "KB_MODEL": settings.model, "KB_DB_PATH": str(work / key / "kb.sqlite3"),
+           "KB_MODEL": settings.model, "KB_DB_PATH": str(work / key / "kb.sqlite3"), "KB_RATE_LIMITS": "off",
            **({"KB_QUERY_CACHE_SIZE": "0"} if args.no_cache else {}),
            **({"KB_INDEX_TYPE": args.index_type} if args.index_type else {})}
     t0 = time.perf_counter()
@@ -282,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         inc = figures["incremental_rebuild"]
         print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
         print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
+        for name, c in figures["query_cpu"].items():
+            print(f"CPU per search, {name} ({c['queries']}, in process, uncached): p50 {c['p50_ms']} ms, max {c['max_ms']} ms")
         for endpoint in ("search", "suggest", "article_page"):
             for s in figures[endpoint]:
                 print(f"{'/articles/<id>' if endpoint == 'article_page' else '/api/' + endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
