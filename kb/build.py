@@ -4,8 +4,8 @@
     assemble  chunk, tokenize and embed only what changed (the model is loaded only if something needs it)
     write     a complete build folder under a temporary name, renamed when complete
     gate      golden queries and --strict link errors: a failing build is removed, never published
-    publish   swap index/current to the new folder in one rename
-    prune     delete old builds and leftovers of crashed ones
+    publish   swap index/current to the new folder in one rename, and add it to index/published.json
+    prune     delete old builds, builds never published and leftovers of crashed ones (also before writing)
 """
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
 from .links import check_links
 from .spelling import collect_words
 from .manifest import Manifest, compatibility
-from .store import (TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish, read_manifest,
-                    read_glossary, read_outlines, read_pages, read_tokens, write_build)
+from .store import (DISK_FULL, TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish,
+                    read_glossary, read_manifest, read_outlines, read_pages, read_tokens, write_build, write_failure)
 
 @dataclass
 class BuildReport:
@@ -405,24 +405,44 @@ def build_index(
                 raise BuildError(_strict_failure(report) + ": nothing published",
                                  errors=report.warnings + report.skipped_invalid)
             report.chunks, report.reason = p.live_manifest.counts["chunks"], ""
+            prune_builds(settings.index_dir, settings.keep_builds)  # leftovers of builds that never published
         elif dry_run:
             report.reason = "dry run, nothing written"
         else:
-            model = LazyEmbedder(settings, embedder)
-            files = assemble(settings, p, model, report, progress)
-            new = in_memory_snapshot(files, write(settings, files))
             try:
-                gate(settings, p, new, model, report, strict=strict, force=force, check_only=check_only)
-            finally:
-                report.model_loaded = model.loaded
-            if check_only:
-                shutil.rmtree(new.path, ignore_errors=True)
-                report.reason = "check only, nothing published"
-            else:
-                fault_point(settings, "before-publish")
-                publish(settings.index_dir, new.path)
-                fault_point(settings, "after-publish")
-                prune_builds(settings.index_dir, settings.keep_builds)
-                report.published, report.build_dir = True, str(new.path)
+                _build_and_publish(settings, p, report, embedder, progress, check_only=check_only, force=force,
+                                   strict=strict)
+            except OSError as exc:
+                if exc.errno not in DISK_FULL:
+                    raise
+                raise write_failure(settings.index_dir, exc) from None
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _build_and_publish(settings: Settings, p: Plan, report: BuildReport, embedder: Embedder | None,
+                       progress: Callable[[int, int], None] | None, *, check_only: bool, force: bool, strict: bool) -> None:
+    """Stages 2 to 6, under the build lock. Folders no published build owns are deleted first (their space
+    may be what this build needs)."""
+    prune_builds(settings.index_dir, settings.keep_builds)
+    model = LazyEmbedder(settings, embedder)
+    files = assemble(settings, p, model, report, progress)
+    new = in_memory_snapshot(files, write(settings, files))
+    try:
+        gate(settings, p, new, model, report, strict=strict, force=force, check_only=check_only)
+    finally:
+        report.model_loaded = model.loaded
+    if check_only:
+        shutil.rmtree(new.path, ignore_errors=True)
+        report.reason = "check only, nothing published"
+        return
+    fault_point(settings, "before-publish")
+    try:
+        publish(settings.index_dir, new.path)
+    except BaseException:
+        if current_build(settings.index_dir) != new.path:
+            shutil.rmtree(new.path, ignore_errors=True)
+        raise
+    fault_point(settings, "after-publish")
+    prune_builds(settings.index_dir, settings.keep_builds)
+    report.published, report.build_dir = True, str(new.path)

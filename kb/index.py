@@ -16,6 +16,9 @@ INDEX_TYPES = ("auto", "flat", "hnsw")
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+# A vector index file at least this large is memory-mapped (server processes share its pages); a smaller one is
+# read into memory, where a file changed or truncated on disk after loading cannot reach a mapped read (SIGBUS).
+MAP_MIN_BYTES = 64 * 2**20
 
 
 def choose_index_type(index_type: str, count: int, hnsw_min_chunks: int) -> str:
@@ -30,14 +33,16 @@ def choose_index_type(index_type: str, count: int, hnsw_min_chunks: int) -> str:
 class VectorIndex:
     """Inner-product search over L2-normalised vectors (inner product = cosine similarity).
 
-    Exact (IndexFlatIP) or HNSW over the same flat storage; loaded memory-mapped, so several server
-    processes on one machine share the pages of one index file instead of holding a copy each."""
+    Exact (IndexFlatIP) or HNSW over the same flat storage. A large index is loaded memory-mapped, so several
+    server processes on one machine share the pages of one index file instead of holding a copy each; a small
+    one (below MAP_MIN_BYTES) is read from bytes the caller has checked."""
 
     FILE = "vectors.faiss"
 
-    def __init__(self, index: "faiss.Index"):
+    def __init__(self, index: "faiss.Index", mapped: bool = False):
         self._index = index
         self._hnsw = isinstance(index, faiss.IndexHNSW)
+        self.mapped = mapped  # True: searches read the file's pages, which must not change while it is loaded
 
     @classmethod
     def build(cls, vectors: np.ndarray, dim: int, kind: str = "flat") -> "VectorIndex":
@@ -88,14 +93,26 @@ class VectorIndex:
         return [s[m] for s, m in zip(scores, keep)], [i[m] for i, m in zip(ids, keep)]
 
     def save(self, directory: str | Path) -> None:
-        faiss.write_index(self._index, str(Path(directory) / self.FILE))
+        # Serialized here and written by Python, so that a full disk is an OSError (ENOSPC), not a bare RuntimeError.
+        data = faiss.serialize_index(self._index)
+        with open(Path(directory) / self.FILE, "wb") as f:
+            f.write(memoryview(data))
 
     @classmethod
     def load(cls, directory: str | Path) -> "VectorIndex":
+        """The index file memory-mapped, read-only (check its size and checksum first: kb.store)."""
         path = Path(directory) / cls.FILE
         try:
-            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY))
+            return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY), mapped=True)
         except RuntimeError as exc:  # faiss raises RuntimeError for a missing or truncated file
+            raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str | Path) -> "VectorIndex":
+        """The index from the file's bytes, held in memory (`path` only names the file in errors)."""
+        try:
+            return cls(faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+        except RuntimeError as exc:
             raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None
 
 

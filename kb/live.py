@@ -9,17 +9,20 @@ from pathlib import Path
 from .cache import QueryCache
 from .config import Settings
 from .embed import Embedder
-from .errors import IndexNotBuilt, KBError
+from .errors import IndexMismatch, IndexNotBuilt, KBError
 from .index import set_threads
+from .manifest import REBUILD_HINT
 from .search import Searcher
-from .store import BUILD_HINT, current_build, current_link, load_snapshot
+from .store import BUILD_HINT, changed_files, current_build, current_link, fallback_builds, load_snapshot
 
 log = logging.getLogger(__name__)
 
 
 class LiveIndex:
     """Holds the current Searcher; a cheap readlink every `reload_interval` seconds notices a new build,
-    which is loaded in a background thread while requests keep using the old one."""
+    which is loaded in a background thread while requests keep using the old one. The same check stats the
+    serving build's files: one changed on disk is reported, and a memory-mapped build is left for a published
+    build of the same model (a read of a truncated mapping kills the process)."""
 
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
@@ -38,24 +41,33 @@ class LiveIndex:
         return Searcher(snapshot, self.embedder, self.settings)
 
     def _initial(self) -> Searcher:
-        """The live build; if it is unreadable, the newest older build that loads (and say so)."""
+        """The live build; if it is unreadable, the last published build of its model that loads (and say so).
+        A live build that this model cannot search is refused: falling back would serve what `current` is not."""
         build = current_build(self.settings.index_dir)
         if build is None:
             raise IndexNotBuilt(f"no index in {self.settings.index_dir}; {BUILD_HINT}")
         try:
             return self._load(build)
+        except IndexMismatch:
+            raise
         except KBError as exc:
             self._failed[build] = str(exc)
             self.last_error = str(exc)
-            builds = sorted((p for p in (Path(self.settings.index_dir) / "builds").glob("[!.]*") if p != build), reverse=True)
-            for older in builds:
-                try:
-                    searcher = self._load(older)
-                except KBError:
-                    continue
-                log.error("live index unusable (%s); serving the older build %s", exc, older.name)
-                return searcher
-            raise
+            searcher = self._fall_back(build)
+            if searcher is None:
+                raise
+            log.error("live index unusable (%s); serving the older published build %s", exc, searcher.snapshot.path.name)
+            return searcher
+
+    def _fall_back(self, failed: Path) -> Searcher | None:
+        for older in fallback_builds(self.settings.index_dir, failed):
+            if older in self._failed:
+                continue
+            try:
+                return self._load(older)
+            except KBError as exc:
+                log.error("published build %s does not load either: %s", older.name, exc)
+        return None
 
     @property
     def searcher(self) -> Searcher:
@@ -71,18 +83,52 @@ class LiveIndex:
             build = current_build(self.settings.index_dir)
         except OSError:
             return
-        if build is None or build == self._searcher.snapshot.path or build in self._failed:
-            if wait and self._thread is not None:
-                self._thread.join()
-            return
+        self._check_serving()
+        if build is not None and build != self._searcher.snapshot.path and build not in self._failed:
+            self._start(self._reload, build)
         with self._lock:
-            if not self._loading:
-                self._loading = True
-                self._thread = threading.Thread(target=self._reload, args=(build,), name="kb-index-reload", daemon=True)
-                self._thread.start()
             thread = self._thread
         if wait and thread is not None:
             thread.join()
+
+    def _start(self, target, build: Path) -> None:
+        with self._lock:
+            if not self._loading:
+                self._loading = True
+                self._thread = threading.Thread(target=target, args=(build,), name="kb-index-reload", daemon=True)
+                self._thread.start()
+
+    def _check_serving(self) -> None:
+        """Stat the serving build's files (cheap): a size that is not the manifest's is reported once, and a
+        mapped build is replaced by the last published build of its model that loads."""
+        snap = self._searcher.snapshot
+        if snap.path in self._failed:
+            return
+        changed = changed_files(snap.path, snap.manifest)
+        if not changed:
+            return
+        message = f"{changed[0]} (changed since it was built); {REBUILD_HINT}"
+        with self._lock:
+            if snap.path in self._failed:
+                return
+            self._failed[snap.path] = self.last_error = message
+        if snap.mapped:
+            log.error("serving build changed on disk: %s; switching to an older published build", message)
+            self._start(self._leave, snap.path)
+        else:
+            log.error("serving build changed on disk: %s; still serving the copy loaded in memory", message)
+
+    def _leave(self, failed: Path) -> None:
+        try:
+            searcher = self._fall_back(failed)
+            if searcher is None:
+                log.error("no published build to fall back to; still serving %s, mapped from a changed file", failed.name)
+            else:
+                self._searcher = searcher
+                log.error("serving the older published build %s instead of %s", searcher.snapshot.path.name, failed.name)
+        finally:
+            with self._lock:
+                self._loading = False
 
     def _reload(self, build: Path) -> None:
         try:

@@ -37,6 +37,9 @@ class Manifest:
     chunking_version: int = CHUNKING_VERSION
     kb_version: str = ""
     format_version: int = FORMAT_VERSION
+    # path in the build folder → {"size": bytes, "sha256": hex}, of every file but the manifest (kb.store checks
+    # them at load); empty in a build made before they were recorded, which loads unchecked and is reported stale
+    files: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         if name not in _FIELDS:
@@ -112,6 +115,8 @@ def compatibility(manifest: Manifest, settings=None, model_name: str | None = No
         return Compatibility(True, True, False, "the BM25 tokenizer changed")
     if not has_titles:
         return Compatibility(True, True, False, "the index has no title vectors (built by an older kb)")
+    if not manifest.files:
+        return Compatibility(True, True, False, "the index has no file sizes and checksums (built by an older kb)")
     if index_type is not None and manifest.index_type != index_type:
         return Compatibility(True, True, False, f"the vector index type changes to {index_type}")
     return Compatibility(True, True, True, "up to date")

@@ -5,18 +5,28 @@ Layout::
     index/current -> builds/20261125T051500Z-4242   (a relative symlink, replaced with os.replace)
     index/builds/<name>/manifest.json, vectors.faiss, chunks.json, articles.json, pages.json, listings.json,
                         titles.npy, lexical/, tokens.jsonl, outlines.json
+    index/published.json                              (the builds `current` has pointed to, in publish order)
     index/.build.lock                                 (held by a running build)
 
-A build folder holds everything serving needs, made at build time: loading parses and memory-maps, and a
-request never renders Markdown, tokenizes stored text or scans every chunk. `tokens.jsonl` and
-`outlines.json` are for the next build (re-tokenizing and link-checking only what changed).
+A build folder holds everything serving needs, made at build time: loading parses (and memory-maps a large
+vector index), and a request never renders Markdown, tokenizes stored text or scans every chunk. `tokens.jsonl`
+and `outlines.json` are for the next build (re-tokenizing and link-checking only what changed). The manifest
+lists every other file's size and sha256: loading refuses a build whose files changed since it was written.
 
-A reader resolves `current` once and reads only that folder, so it never sees half an index.
+A reader resolves `current` once and reads only that folder, so it never sees half an index. Only a build that
+was published (in published.json, or `current`'s target) is ever loaded: a folder left by a build that died
+before publishing may hold anything (an internal article made public, another model) and is deleted by the
+next build.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import errno
+import hashlib
+import io
 import json
+import logging
 import os
 import shutil
 import zipfile
@@ -29,11 +39,13 @@ import numpy as np
 from .articles import Article, Category
 from .bm25 import LexicalIndex
 from .chunking import Chunk
-from .errors import IndexCorrupt, IndexNotBuilt
+from .errors import BuildError, IndexCorrupt, IndexNotBuilt, KBError
 from .glossary import Glossary
 from .identifiers import IdentifierIndex
-from .index import VectorIndex
-from .manifest import REBUILD_HINT, Manifest, require_servable
+from .index import MAP_MIN_BYTES, VectorIndex
+from .manifest import MANIFEST, REBUILD_HINT, Manifest, require_servable
+
+log = logging.getLogger(__name__)
 
 CHUNKS = "chunks.json"  # one column per Chunk field (a tenth of the parse time of one JSON object a line)
 ARTICLES = "articles.json"
@@ -46,7 +58,9 @@ LEXICAL = "lexical"
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
 TITLES = "titles.npy"  # one title vector per article, in articles.json order; a zero row where none
+PUBLISHED = "published.json"  # in the index folder: {"builds": [{"name", "model", "published_at"}, ...]}, oldest first
 BUILD_HINT = "run: kb build (or python scripts/build_index.py)"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 CHUNK_FIELDS = [f.name for f in dataclasses.fields(Chunk)]
@@ -112,13 +126,46 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
+def _sync_and_describe(path: Path) -> dict[str, Any]:
+    """fsync a written file and return its size and sha256 (one read, from the page cache)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+        os.fsync(f.fileno())
+        return {"size": f.tell(), "sha256": digest.hexdigest()}
+
+
+def write_failure(index_dir: str | Path, exc: OSError) -> BuildError:
+    """The one-line error of a build that could not write to the index folder (a full disk, above all)."""
+    if exc.errno in DISK_FULL:
+        return BuildError(f"the disk of {index_dir} is full ({exc.strerror}): the unfinished build was removed and the "
+                          f"live index is unchanged; free some space and run kb build again")
+    return BuildError(f"cannot write to {index_dir} ({exc.strerror}: {exc.filename}); the live index is unchanged")
+
+
 def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None) -> Path:
-    """Write a complete build folder (under a temporary name, renamed when complete) and return it.
-    `fault(stage)` is the build's fault-injection point (tests stop a build in the middle of writing)."""
+    """Write a complete build folder (under a temporary name, renamed when complete) and return it;
+    `files.manifest` becomes the manifest written, with each file's size and checksum. A write that fails
+    (a full disk) removes the unfinished folder. `fault(stage)` is the build's fault-injection point (tests
+    stop a build in the middle of writing)."""
     builds = Path(index_dir) / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     tmp = builds / f".tmp-{name}"
     tmp.mkdir()
+    try:
+        final = _write_folder(tmp, builds / name, files, fault)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise write_failure(index_dir, exc) from None
+        raise
+    _fsync_dir(builds)
+    return final
+
+
+def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
+    """Every file, fsynced and listed in the manifest (written last), then the rename to `final`."""
     files.vectors.save(tmp)
     (tmp / LEXICAL).mkdir()
     files.lexical.save(tmp / LEXICAL)
@@ -138,20 +185,75 @@ def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None)
     with open(tmp / TOKENS, "w", encoding="utf-8") as f:
         for words in files.tokens:
             f.write(json.dumps(words, ensure_ascii=False) + "\n")
+    listed = {path.relative_to(tmp).as_posix(): _sync_and_describe(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
     # The manifest is written last: a folder without one is never a complete build.
+    files.manifest = files.manifest.replace(files=listed)
     files.manifest.write(tmp)
-    for path in tmp.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-    final = builds / name
+    _sync_and_describe(tmp / MANIFEST)
     os.rename(tmp, final)
-    _fsync_dir(builds)
     return final
 
 
+def _model_of(build_dir: Path) -> str | None:
+    try:
+        return read_manifest(build_dir).model
+    except KBError:
+        return None
+
+
+def _read_record(index_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(index_dir) / PUBLISHED
+    try:
+        builds = json.loads(path.read_text(encoding="utf-8"))["builds"]
+        return [{"name": str(b["name"]), "model": b.get("model"), "published_at": b.get("published_at")} for b in builds]
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.error("%s unreadable (%s): only the build `current` points to counts as published", path, exc)
+        return []
+
+
+def _write_record(index_dir: str | Path, entries: list[dict[str, Any]]) -> None:
+    """Replace published.json in one rename, its content on disk first."""
+    path = Path(index_dir) / PUBLISHED
+    tmp = path.with_name(f".{PUBLISHED}-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"builds": entries}, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def published_builds(index_dir: str | Path) -> list[dict[str, Any]]:
+    """The builds that were published ({"name", "model", "published_at"}), oldest first: the record, and
+    `current`'s target even where the record misses it (an index made before the record existed, or a build
+    killed between the swap and the record)."""
+    entries = _read_record(index_dir)
+    live = current_build(index_dir)
+    if live is not None and live.parent == (Path(index_dir) / "builds").resolve() \
+            and live.name not in {e["name"] for e in entries}:
+        entries.append({"name": live.name, "model": _model_of(live), "published_at": None})
+    return entries
+
+
+def fallback_builds(index_dir: str | Path, failed: Path) -> list[Path]:
+    """Where to turn when the build `failed` (the live one) does not load: the other published builds made
+    with its model, newest first. Never a folder that was not published."""
+    entries = published_builds(index_dir)
+    model = next((e["model"] for e in entries if e["name"] == failed.name), None) or _model_of(failed)
+    builds = Path(index_dir) / "builds"
+    return [builds / e["name"] for e in reversed(entries)
+            if model is not None and e["model"] == model and e["name"] != failed.name and (builds / e["name"]).is_dir()]
+
+
 def publish(index_dir: str | Path, build_dir: Path) -> None:
-    """Point `current` at build_dir in one atomic rename."""
+    """Point `current` at build_dir in one atomic rename, then add it to the record of published builds."""
+    published = published_builds(index_dir)  # the build being replaced included, if the record missed it
     link = current_link(index_dir)
     tmp_link = link.with_name(f".current-{os.getpid()}")
     if tmp_link.is_symlink() or tmp_link.exists():
@@ -159,21 +261,41 @@ def publish(index_dir: str | Path, build_dir: Path) -> None:
     os.symlink(os.path.relpath(build_dir, link.parent), tmp_link)
     os.replace(tmp_link, link)
     _fsync_dir(link.parent)
+    # Written after the swap: a build killed before it is never in the record. One killed between the two
+    # is `current`, which counts as published anyway.
+    entry = {"name": build_dir.name, "model": _model_of(build_dir),
+             "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    try:
+        _write_record(index_dir, [e for e in published if e["name"] != build_dir.name] + [entry])
+    except OSError as exc:  # the build is live; the record is completed by the next publish
+        log.error("%s not updated (%s): %s is live, the builds before it are not fall-backs until the next build",
+                  Path(index_dir) / PUBLISHED, exc, build_dir.name)
 
 
 def prune_builds(index_dir: str | Path, keep: int) -> list[str]:
-    """Delete old build folders and leftovers of crashed builds; never the live one. Call under the build lock."""
+    """Keep the live build and the `keep` - 1 builds published last before it; delete every other folder of
+    builds/: older builds, builds that were never published, leftovers of crashed builds. Call under the
+    build lock (a running build's folder is not published yet: it would be deleted)."""
     builds = Path(index_dir) / "builds"
     if not builds.is_dir():
         return []
     live = current_build(index_dir)
+    published = published_builds(index_dir)
+    others = [e["name"] for e in reversed(published) if live is None or e["name"] != live.name]
+    kept = ({live.name} if live is not None else set()) | set(others[: max(keep, 1) - 1])
     removed = []
-    finished = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
-    old = [p for p in finished if p != live][: max(0, len(finished) - max(keep, 1))]
-    leftovers = [p for p in builds.iterdir() if p.name.startswith(".tmp-")]
-    for path in old + leftovers:
-        shutil.rmtree(path, ignore_errors=True)
+    for path in sorted(builds.iterdir()):
+        if path.name in kept:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
         removed.append(path.name)
+    record = [e for e in published if e["name"] in kept]
+    if record != _read_record(index_dir) or not (Path(index_dir) / PUBLISHED).exists():
+        if live is not None:
+            _write_record(index_dir, record)
     return removed
 
 
@@ -195,6 +317,12 @@ class Snapshot:
     glossary: Glossary
     words: dict[str, int]
     titles: np.ndarray | None = None  # title vectors, one row per article in `articles` order (zero: none)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether searches read pages of the build's files (a large index): a change to them on disk could
+        then crash the process, so it must stop serving this build."""
+        return self.vectors.mapped or isinstance(self.titles, np.memmap)
 
     def html(self, article_id: str) -> str:
         """The article's sanitized HTML (rendered at build time)."""
@@ -249,26 +377,91 @@ def read_pages(build_dir: str | Path | None) -> dict[str, Page]:
         return {}
 
 
+def changed_files(build_dir: str | Path, manifest: Manifest) -> list[str]:
+    """The files of a build whose size is not the one its manifest records (a stat each), described;
+    empty for a build made before sizes were recorded."""
+    changed = []
+    for name, meta in manifest.files.items():
+        path = Path(build_dir) / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            changed.append(f"{path}: missing")
+            continue
+        if size != meta.get("size"):
+            changed.append(f"{path}: {size} bytes, but {meta.get('size')} when it was built")
+    return changed
+
+
+class _Files:
+    """A build folder's files, read or checked against the sizes and sha256 its manifest records."""
+
+    def __init__(self, build_dir: Path, manifest: Manifest):
+        self.dir, self.manifest, self.listed = build_dir, manifest, manifest.files
+
+    def check_sizes(self) -> None:
+        changed = changed_files(self.dir, self.manifest)
+        if changed:
+            raise IndexCorrupt(f"{changed[0]} (changed since it was built); {REBUILD_HINT}")
+
+    def _check(self, name: str, digest: str) -> None:
+        meta = self.listed.get(name)
+        if meta is not None and digest != meta.get("sha256"):
+            raise IndexCorrupt(f"{self.dir / name}: its sha256 is not the one recorded when it was built (changed "
+                               f"since); {REBUILD_HINT}")
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes, checked (what is parsed is what was written)."""
+        data = (self.dir / name).read_bytes()
+        self._check(name, hashlib.sha256(data).hexdigest())
+        return data
+
+    def text(self, name: str) -> str:
+        return self.read(name).decode("utf-8")
+
+    def verify(self, name: str) -> None:
+        """Check a file that another library reads (or maps) itself."""
+        if name not in self.listed:
+            return
+        digest = hashlib.sha256()
+        try:
+            with open(self.dir / name, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise IndexCorrupt(f"{self.dir / name}: unreadable ({exc.strerror}); {REBUILD_HINT}") from None
+        self._check(name, digest.hexdigest())
+
+    def small(self, name: str) -> bool:
+        """Read into memory rather than mapped: below MAP_MIN_BYTES."""
+        return (self.dir / name).stat().st_size < MAP_MIN_BYTES
+
+
 def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:
-    """Load and check one build folder; a mismatch with the configured model is refused, not searched."""
+    """Load and check one build folder; a mismatch with the configured model is refused, not searched, and
+    a file whose size or checksum is not the manifest's is refused (IndexCorrupt naming it), not parsed or mapped."""
     build_dir = Path(build_dir)
     manifest = read_manifest(build_dir)
     require_servable(manifest, build_dir, model_name, dim)
+    files = _Files(build_dir, manifest)
+    files.check_sizes()
     try:
-        table = json.loads((build_dir / CHUNKS).read_text(encoding="utf-8"))
+        table = json.loads(files.text(CHUNKS))
         if table["fields"] != CHUNK_FIELDS:
             raise ValueError(f"chunk fields {table['fields']} are not {CHUNK_FIELDS}")
         chunks = [Chunk(*row[:4], tuple(row[4]), *row[5:10], tuple(row[10])) for row in zip(*table["columns"])]
-        articles = {a["id"]: Article.from_dict(a) for a in json.loads((build_dir / ARTICLES).read_text(encoding="utf-8"))}
-        pages = {aid: Page.from_dict(p) for aid, p in json.loads((build_dir / PAGES).read_text(encoding="utf-8")).items()}
-        listings = json.loads((build_dir / LISTINGS).read_text(encoding="utf-8"))
+        articles = {a["id"]: Article.from_dict(a) for a in json.loads(files.text(ARTICLES))}
+        pages = {aid: Page.from_dict(p) for aid, p in json.loads(files.text(PAGES)).items()}
+        listings = json.loads(files.text(LISTINGS))
         groups, by_category = listings["groups"], listings["categories"]
-        identifiers = IdentifierIndex.from_dict(json.loads((build_dir / IDENTIFIERS).read_text(encoding="utf-8")))
-        glossary = Glossary.from_dict(json.loads((build_dir / GLOSSARY).read_text(encoding="utf-8")))
-        words = json.loads((build_dir / WORDS).read_text(encoding="utf-8"))
+        identifiers = IdentifierIndex.from_dict(json.loads(files.text(IDENTIFIERS)))
+        glossary = Glossary.from_dict(json.loads(files.text(GLOSSARY)))
+        words = json.loads(files.text(WORDS))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
-    vectors = VectorIndex.load(build_dir)
+    vectors = _read_vectors(build_dir, files)
+    for name in sorted(n for n in manifest.files if n.startswith(LEXICAL + "/")):
+        files.verify(name)  # read into memory by bm25s and numpy (not mapped): checked first
     try:
         lexical = LexicalIndex.load(build_dir / LEXICAL)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
@@ -283,16 +476,33 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         )
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
-                    identifiers, glossary, words, _read_titles(build_dir, len(articles), vectors.dim))
+                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim))
 
 
-def _read_titles(build_dir: Path, count: int, dim: int) -> np.ndarray | None:
-    """The build's title vectors (memory-mapped), or None for a build made before they existed."""
+def _read_vectors(build_dir: Path, files: _Files) -> VectorIndex:
+    """The vector index: from checked bytes held in memory, or (from MAP_MIN_BYTES) checked, then mapped."""
+    path = build_dir / VectorIndex.FILE
+    try:
+        if files.small(VectorIndex.FILE):
+            return VectorIndex.from_bytes(files.read(VectorIndex.FILE), path)
+    except OSError as exc:
+        raise IndexCorrupt(f"{path}: unreadable vector index ({exc.strerror}); {REBUILD_HINT}") from None
+    files.verify(VectorIndex.FILE)
+    return VectorIndex.load(build_dir)
+
+
+def _read_titles(build_dir: Path, files: _Files, count: int, dim: int) -> np.ndarray | None:
+    """The build's title vectors (in memory, or memory-mapped from MAP_MIN_BYTES), or None for a build made
+    before they existed."""
     path = build_dir / TITLES
     if not path.exists():
         return None
     try:
-        titles = np.load(path, mmap_mode="r")
+        if files.small(TITLES):
+            titles = np.load(io.BytesIO(files.read(TITLES)))
+        else:
+            files.verify(TITLES)
+            titles = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{path}: unreadable title vectors ({exc}); {REBUILD_HINT}") from None
     if titles.shape != (count, dim):

@@ -151,7 +151,10 @@ def test_truncated_title_vectors_are_named_and_a_build_without_them_still_loads(
     truncate(build / "titles.npy")
     with pytest.raises(IndexCorrupt, match="titles.npy"):
         load_snapshot(build)
-    (build / "titles.npy").unlink()  # as an older kb wrote it: searchable, and reported stale
+    (build / "titles.npy").unlink()  # as an older kb wrote it (no titles, no file sizes): searchable, and reported stale
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["files"]
+    (build / "manifest.json").write_text(json.dumps(manifest))
     assert load_snapshot(build).titles is None
     assert index_is_stale(built) == (True, "the index has no title vectors (built by an older kb)")
 
