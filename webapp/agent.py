@@ -7,7 +7,7 @@ from kb.suggest import suggest
 
 from . import db
 from .auth import agent_required, check_login, current_agent
-from .params import MAX_K, ParamError, int_param, locale_param, query_param
+from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, text_param
 from .state import searcher, settings, state
 from .views import log_response
 
@@ -64,9 +64,9 @@ def detail(request_id: int):
 def feedback(request_id: int):
     if db.get_request(request_id) is None:
         abort(404, description=f"no request #{request_id}")
-    data = request.get_json(silent=True) or request.form
+    data = json_object() if request.is_json else request.form
     article_id, verdict = data.get("article_id"), data.get("verdict")
-    if article_id not in searcher().snapshot.articles:
+    if not isinstance(article_id, str) or article_id not in searcher().snapshot.articles:
         raise ParamError("article_id", "unknown article")
     if verdict not in ("used", "wrong"):
         raise ParamError("verdict", "use 'used' or 'wrong'")
@@ -81,12 +81,10 @@ def feedback(request_id: int):
 def reply(request_id: int):
     if db.get_request(request_id) is None:
         abort(404, description=f"no request #{request_id}")
-    text = (request.form.get("reply") or "").strip()
+    text = text_param(request.form, "reply", 20000, required=False)
     status = request.form.get("status") or "answered"
     if status not in db.STATUSES:
         raise ParamError("status", f"use one of {', '.join(db.STATUSES)}")
-    if len(text) > 20000:
-        raise ParamError("reply", "too long (at most 20000 characters)")
     db.update_request(request_id, reply=text, status=status)
     return redirect(url_for("agent.detail", request_id=request_id))
 

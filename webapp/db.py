@@ -85,6 +85,7 @@ article_votes = sa.Table(
 )
 
 STATUSES = ("open", "answered", "closed")
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL (SERIAL); a larger one names no row on either database
 _JSON_COLUMNS = ("urgent_topics", "shown", "opened", "result_ids")
 
 
@@ -150,6 +151,8 @@ def create_request(**fields: Any) -> int:
 
 
 def get_request(request_id: int) -> dict[str, Any] | None:
+    if not 0 < request_id <= MAX_ID:  # /agent/requests/99999999999999999999 overflows both databases' integers
+        return None
     with engine().connect() as conn:
         return _row(conn.execute(sa.select(requests).where(requests.c.id == request_id)).first())
 
@@ -170,7 +173,8 @@ def update_request(request_id: int, **fields: Any) -> None:
 
 
 def record_deflection(session: str | None, article_id: str, query: str, locale: str | None, shown: list, opened: list) -> int:
-    return _insert(deflections, session=session, article_id=article_id, query=query, locale=locale, shown=shown, opened=opened)
+    return _insert(deflections, session=session, article_id=article_id, query=query, locale=locale, shown=shown,
+                   opened=opened)
 
 
 def all_deflections() -> list[dict[str, Any]]:
@@ -226,3 +230,4 @@ def purge_older_than(days: float) -> int:
         n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount
         n += conn.execute(article_votes.delete().where(article_votes.c.created_at < cutoff)).rowcount
     return n
+

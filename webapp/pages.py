@@ -6,7 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from .auth import current_agent
 from .i18n import ui_locale
 from . import db
-from .params import ParamError, category_param, locale_param, query_param
+from .params import ParamError, category_param, check_chars, int_param, locale_param, query_param
 from .state import searcher
 from .views import article_view, log_response, urgency, visible_article
 
@@ -58,8 +58,9 @@ def article(article_id: str):
     view = article_view(article_id, internal=current_agent() is not None)
     if view is None:
         abort(404, description="This article does not exist or is no longer published.")
-    if request.args.get("sl", "").isdigit():  # arrived from a logged search: count the click
-        db.log_click(int(request.args["sl"]), article_id)
+    log_id = int_param(request.args, "sl", 0, 1, db.MAX_ID)
+    if log_id:  # arrived from a logged search: count the click
+        db.log_click(log_id, article_id)
     toc = searcher().snapshot.toc(article_id)
     return render_template("article.html", a=view, toc=toc, voted=request.args.get("voted"))
 
@@ -71,6 +72,6 @@ def vote(article_id: str):
     helpful = request.form.get("helpful")
     if helpful not in ("yes", "no"):
         raise ParamError("helpful", "use yes or no")
-    comment = (request.form.get("comment") or "").strip()[:1000] or None
+    comment = check_chars("comment", (request.form.get("comment") or "")[:1000]).strip() or None
     db.record_vote(article_id, helpful == "yes", comment, ui_locale())
     return redirect(url_for("pages.article", article_id=article_id, voted=helpful) + "#feedback")

@@ -11,7 +11,7 @@ from kb.suggest import Suggestions, request_query, suggest
 
 from . import db
 from .i18n import ui_locale
-from .params import ParamError, locale_param, text_param
+from .params import ParamError, json_object, locale_param, strip_unstorable, text_param
 from .state import searcher, settings, state
 from .views import emergency_json
 
@@ -38,7 +38,7 @@ def _article_ids(data, name: str) -> list[str]:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw or "[]")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ParamError(name, "must be a JSON list of article ids") from None
     if not isinstance(raw, list):
         raise ParamError(name, "must be a list of article ids")
@@ -46,16 +46,9 @@ def _article_ids(data, name: str) -> list[str]:
     return [a for a in raw[:20] if isinstance(a, str) and a in known]
 
 
-def _json_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ParamError("body", "send a JSON object (Content-Type: application/json)")
-    return data
-
-
 @bp.post("/api/suggest")
 def api_suggest():
-    data = _json_body()
+    data = json_object()
     subject = text_param(data, "subject", MAX_SUBJECT, required=False)
     description = text_param(data, "description", MAX_DESCRIPTION, required=False)
     if not (subject or description):
@@ -64,21 +57,21 @@ def api_suggest():
     result = suggest(searcher(), state().urgent, subject, description, locale=locale,
                      audience="public", min_confidence=settings().ticket_min_confidence)
     session_id = text_param(data, "session", 64, required=False) or None
-    db.log_search("ticket", request_query(subject, description, settings().max_query_chars), result.locale, [h.id for h in result.hits],
-                  result.confidence, result.no_answer, session_id)
+    db.log_search("ticket", request_query(subject, description, settings().max_query_chars), result.locale,
+                  [h.id for h in result.hits], result.confidence, result.no_answer, session_id)
     return jsonify(suggestions_json(result))
 
 
 @bp.post("/api/deflections")
 def api_deflect():
-    data = _json_body()
+    data = json_object()
     article_ids = _article_ids({"a": [data.get("article_id")]}, "a")
     if not article_ids or not searcher().snapshot.articles[article_ids[0]].is_public:
         raise ParamError("article_id", "unknown article")
     query = text_param(data, "query", MAX_SUBJECT + MAX_DESCRIPTION + 1, required=False)
     session_id = text_param(data, "session", 64, required=False) or None
-    deflection = db.record_deflection(session_id, article_ids[0], query, locale_param(data),
-                                      _article_ids(data, "shown"), _article_ids(data, "opened"))
+    locale, shown, opened = locale_param(data), _article_ids(data, "shown"), _article_ids(data, "opened")
+    deflection = db.record_deflection(session_id, article_ids[0], query, locale, shown, opened)
     if session_id:
         db.log_outcome(session_id, "deflected", article_ids[0])
     return jsonify(ok=True, id=deflection), 201
@@ -97,6 +90,8 @@ def _categories():
 @bp.post("/support/new")
 def submit_request():
     form = request.form
+    # what the form shows again after an error: the user's text, without characters no store keeps
+    kept = {key: strip_unstorable(value) for key, value in form.items()}
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
     for name, limit in (("subject", MAX_SUBJECT), ("description", MAX_DESCRIPTION), ("email", 254)):
@@ -109,8 +104,9 @@ def submit_request():
     category = form.get("category") or None
     if category and category not in searcher().snapshot.categories:
         errors["category"] = "unknown category"
+    form_session = kept.get("session", "")[:64].strip() or None  # a hidden field: only a forged one needs fixing
     if errors:
-        return render_template("ticket_form.html", form=form, errors=errors, session_id=form.get("session", ""),
+        return render_template("ticket_form.html", form=kept, errors=errors, session_id=form_session or "",
                                categories=_categories()), 400
     locale = ui_locale()
     result = suggest(searcher(), state().urgent, values["subject"], values["description"],
@@ -119,14 +115,22 @@ def submit_request():
     request_id = db.create_request(
         subject=values["subject"], description=values["description"], email=values["email"], locale=locale,
         chosen_category=category, category=result.triage.category, urgency=result.triage.urgency,
-        urgent_topics=result.triage.urgent_topics, shown=_article_ids(form, "shown"), opened=_article_ids(form, "opened"),
-        session=(form.get("session") or "")[:64] or None,
+        urgent_topics=result.triage.urgent_topics, shown=_form_ids(form, "shown"), opened=_form_ids(form, "opened"),
+        session=form_session,
     )
-    if form.get("session"):
-        db.log_outcome(form["session"][:64], "filed")
+    if form_session:
+        db.log_outcome(form_session, "filed")
     session.setdefault("my_requests", [])
     session["my_requests"] = [*session["my_requests"][-19:], request_id]
     return redirect(url_for("tickets.submitted", request_id=request_id))
+
+
+def _form_ids(form, name: str) -> list[str]:
+    """The form's hidden list of articles shown or opened: a broken one is dropped, never the request."""
+    try:
+        return _article_ids(form, name)
+    except ParamError:
+        return []
 
 
 @bp.get("/support/requests/<int:request_id>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 from flask import Blueprint, Response, render_template, request
 
@@ -17,16 +18,23 @@ from .state import searcher, state
 
 bp = Blueprint("writers", __name__)
 EXPORTS = ("days", "gaps", "articles")
+FIRST_DAY = dt.date(1970, 1, 1)
 
 
 def _date(name: str, default: dt.date) -> dt.date:
     raw = request.args.get(name)
     if not raw:
         return default
-    try:
-        return dt.date.fromisoformat(raw)
+    try:  # YYYY-MM-DD only: fromisoformat also reads 20261120 and 2026-W48-1
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            raise ValueError(raw)
+        value = dt.date.fromisoformat(raw)
     except ValueError:
         raise ParamError(name, "must be a date YYYY-MM-DD") from None
+    # the day after `to` closes the range: 9999-12-31 has none (and before 1970 nothing was logged)
+    if not FIRST_DAY <= value < dt.date.max:
+        raise ParamError(name, f"must be from {FIRST_DAY} to {dt.date.max - dt.timedelta(days=1)}")
+    return value
 
 
 def _filters() -> tuple[Filters, dt.date, dt.date]:
