@@ -10,6 +10,7 @@ from flask import Blueprint, abort, jsonify, request
 from kb.lexical import TOKENIZER_VERSION
 from kb.manifest import compatibility
 
+from . import storehealth
 from .params import MAX_K, category_param, int_param, locale_param, query_param
 from .state import searcher, settings, state
 from .views import article_view, log_response, urgency
@@ -61,8 +62,10 @@ def healthz():
     # the same check the build and the loader make: is this build what a build with these settings would be?
     check = compatibility(m, settings(), index.embedder.name, index.embedder.dim, TOKENIZER_VERSION,
                           has_titles=snap.titles is not None)
+    # search answers without the store; when the store fails, the health says so (ok false, status degraded)
+    store = storehealth.health().report(storehealth.reachable())
     return jsonify(
-        ok=True, index_loaded=True, build=snap.path.name, built_at=m["built_at"], model=m["model"], dim=m["dim"],
+        ok=store["ok"], status="ok" if store["ok"] else "degraded", store=store, index_loaded=True, build=snap.path.name, built_at=m["built_at"], model=m["model"], dim=m["dim"],
         articles=m["counts"]["articles"], public_articles=m["counts"]["public_articles"], chunks=m["counts"]["chunks"],
         by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error,
         retriever=settings().retriever, index_current=check.current, index_note=check.reason,

@@ -94,9 +94,10 @@ def database_url(settings) -> str:
 
 
 def make_engine(url: str) -> sa.Engine:
+    # hide_parameters: an error's text (logged) never carries the values written, such as a query or an e-mail
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn, _record):
@@ -109,7 +110,9 @@ def make_engine(url: str) -> sa.Engine:
             conn.execute("PRAGMA foreign_keys=ON")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # a database that does not answer fails the store's operations in seconds, not after the OS's TCP timeout
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") and "connect_timeout" not in url else {}
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
 def init_app(app: Flask) -> None:
@@ -118,6 +121,9 @@ def init_app(app: Flask) -> None:
     from .migrate import upgrade  # Alembic, to head (stamps a database made by create_all at the baseline)
     upgrade(engine)
     app.extensions["kb"].db = engine
+    from . import storehealth
+
+    storehealth.init_app(app)  # store errors: counted for /healthz; a request that meets one gets a 503
     with app.app_context():
         purge_older_than(settings.log_retention_days)  # retention is applied at every start
 
@@ -230,4 +236,3 @@ def purge_older_than(days: float) -> int:
         n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount
         n += conn.execute(article_votes.delete().where(article_votes.c.created_at < cutoff)).rowcount
     return n
-

@@ -8,6 +8,7 @@ from .i18n import ui_locale
 from . import db
 from .params import ParamError, category_param, check_chars, int_param, locale_param, query_param
 from .state import searcher
+from .storehealth import best_effort
 from .views import article_view, log_response, urgency, visible_article
 
 bp = Blueprint("pages", __name__)
@@ -47,7 +48,7 @@ def search():
     locale = locale_param(request.args)
     category = category_param(request.args, s.snapshot.categories)
     resp = s.search(q, locale=locale, category=category, audience="public", k=10)
-    log_id = log_response("search", resp)
+    log_id = log_response("search", resp) or ""  # no log row (the store refused it): links without a click id
     _, emergency = urgency(q, ui_locale())
     return render_template("search.html", q=q, resp=resp, categories=s.snapshot.categories, log_id=log_id,
                            emergency=emergency)
@@ -60,7 +61,7 @@ def article(article_id: str):
         abort(404, description="This article does not exist or is no longer published.")
     log_id = int_param(request.args, "sl", 0, 1, db.MAX_ID)
     if log_id:  # arrived from a logged search: count the click
-        db.log_click(log_id, article_id)
+        best_effort("search-log click", db.log_click, log_id, article_id)
     toc = searcher().snapshot.toc(article_id)
     return render_template("article.html", a=view, toc=toc, voted=request.args.get("voted"))
 
@@ -73,5 +74,5 @@ def vote(article_id: str):
     if helpful not in ("yes", "no"):
         raise ParamError("helpful", "use yes or no")
     comment = check_chars("comment", (request.form.get("comment") or "")[:1000]).strip() or None
-    db.record_vote(article_id, helpful == "yes", comment, ui_locale())
+    best_effort("helpful vote", db.record_vote, article_id, helpful == "yes", comment, ui_locale())  # lost, never a 500
     return redirect(url_for("pages.article", article_id=article_id, voted=helpful) + "#feedback")

@@ -5,7 +5,7 @@ import json
 import re
 import secrets
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, render_template_string, request, session, url_for
 
 from kb.suggest import Suggestions, request_query, suggest
 
@@ -13,6 +13,7 @@ from . import db
 from .i18n import ui_locale
 from .params import ParamError, json_object, locale_param, strip_unstorable, text_param
 from .state import searcher, settings, state
+from .storehealth import StoreError, best_effort, health
 from .views import emergency_json
 
 bp = Blueprint("tickets", __name__)
@@ -57,8 +58,8 @@ def api_suggest():
     result = suggest(searcher(), state().urgent, subject, description, locale=locale,
                      audience="public", min_confidence=settings().ticket_min_confidence)
     session_id = text_param(data, "session", 64, required=False) or None
-    db.log_search("ticket", request_query(subject, description, settings().max_query_chars), result.locale,
-                  [h.id for h in result.hits], result.confidence, result.no_answer, session_id)
+    best_effort("search log", db.log_search, "ticket", request_query(subject, description, settings().max_query_chars),
+                result.locale, [h.id for h in result.hits], result.confidence, result.no_answer, session_id)
     return jsonify(suggestions_json(result))
 
 
@@ -71,9 +72,10 @@ def api_deflect():
     query = text_param(data, "query", MAX_SUBJECT + MAX_DESCRIPTION + 1, required=False)
     session_id = text_param(data, "session", 64, required=False) or None
     locale, shown, opened = locale_param(data), _article_ids(data, "shown"), _article_ids(data, "opened")
+    # not a log write: the client is told (503) when the deflection could not be recorded
     deflection = db.record_deflection(session_id, article_ids[0], query, locale, shown, opened)
     if session_id:
-        db.log_outcome(session_id, "deflected", article_ids[0])
+        best_effort("search-log outcome", db.log_outcome, session_id, "deflected", article_ids[0])
     return jsonify(ok=True, id=deflection), 201
 
 
@@ -112,14 +114,19 @@ def submit_request():
     result = suggest(searcher(), state().urgent, values["subject"], values["description"],
                      locale=None, audience="public", min_confidence=settings().ticket_min_confidence,
                      chosen_category=category)
-    request_id = db.create_request(
-        subject=values["subject"], description=values["description"], email=values["email"], locale=locale,
-        chosen_category=category, category=result.triage.category, urgency=result.triage.urgency,
-        urgent_topics=result.triage.urgent_topics, shown=_form_ids(form, "shown"), opened=_form_ids(form, "opened"),
-        session=form_session,
-    )
+    try:
+        request_id = db.create_request(
+            subject=values["subject"], description=values["description"], email=values["email"], locale=locale,
+            chosen_category=category, category=result.triage.category, urgency=result.triage.urgency,
+            urgent_topics=result.triage.urgent_topics, shown=_form_ids(form, "shown"), opened=_form_ids(form, "opened"),
+            session=form_session,
+        )
+    except StoreError as exc:
+        health().failed("new request", exc)
+        return _store_down(kept, form_session), 503
+    health().succeeded()
     if form_session:
-        db.log_outcome(form_session, "filed")
+        best_effort("search-log outcome", db.log_outcome, form_session, "filed")
     session.setdefault("my_requests", [])
     session["my_requests"] = [*session["my_requests"][-19:], request_id]
     return redirect(url_for("tickets.submitted", request_id=request_id))
@@ -131,6 +138,23 @@ def _form_ids(form, name: str) -> list[str]:
         return _article_ids(form, name)
     except ParamError:
         return []
+
+
+# The request form again, with the user's text in it, above it a note that nothing was filed.
+STORE_DOWN = {
+    "en": "We could not file your request just now: our system is having trouble. Nothing was lost: your text is "
+          "still below. Please try again in a few minutes.",
+    "zh-CN": "系统暂时出现问题，你的工单未能提交。你填写的内容仍保留在下方，请几分钟后再试。",
+    "ko": "시스템 문제로 지금은 요청을 접수하지 못했습니다. 작성하신 내용은 아래에 그대로 있습니다. 몇 분 후에 다시 시도해 주세요.",
+    "ja": "システムの不具合のため、リクエストを送信できませんでした。入力内容は下に残っています。数分後にもう一度お試しください。",
+}
+_STORE_DOWN_PAGE = """{% extends "ticket_form.html" %}
+{% block content %}<p class="field-error" id="store-down" role="alert">{{ store_down }}</p>{{ super() }}{% endblock %}"""
+
+
+def _store_down(form: dict, form_session: str | None) -> str:
+    return render_template_string(_STORE_DOWN_PAGE, form=form, errors={}, session_id=form_session or "",
+                                  categories=_categories(), store_down=STORE_DOWN.get(ui_locale(), STORE_DOWN["en"]))
 
 
 @bp.get("/support/requests/<int:request_id>")

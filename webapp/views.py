@@ -6,6 +6,7 @@ from typing import Any
 from kb.present import article_url
 
 from .state import searcher, state
+from .storehealth import best_effort
 
 
 def visible_article(article_id: str, internal: bool = False):
@@ -50,9 +51,10 @@ def urgency(text: str, locale: str | None) -> tuple[list[str], dict | None]:
     return topics, emergency_json(rules.emergency_for(locale or "en")) if topics else None
 
 
-def log_response(surface: str, resp, session: str | None = None) -> int:
-    """Log one search's outcome (never who searched) and return the log row's id."""
+def log_response(surface: str, resp, session: str | None = None) -> int | None:
+    """Log one search's outcome (never who searched) and return the log row's id; None when the store refused
+    the write (logged and counted: the search is answered all the same)."""
     from . import db
 
-    return db.log_search(surface, resp.query, resp.locale, [h.id for h in resp.results], resp.confidence,
-                         resp.no_answer, session)
+    return best_effort("search log", db.log_search, surface, resp.query, resp.locale, [h.id for h in resp.results],
+                       resp.confidence, resp.no_answer, session)
