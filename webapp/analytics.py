@@ -13,6 +13,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from . import db
+from .privacy import scrub
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def dashboard(f: Filters, public_articles: dict[str, str], encode=None, top: int
     helpful: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in votes:
         helpful[v["article_id"]][0 if v["helpful"] else 1] += 1
-    gaps = group_queries([r["query"] for r in user_searches if r["no_answer"]], encode)
+    # scrubbed again as shown: rows logged before the log was scrubbed stay until the retention purge removes them
+    gaps = group_queries([scrub(r["query"]) for r in user_searches if r["no_answer"]], encode)
 
     def rate(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None

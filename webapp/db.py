@@ -5,6 +5,8 @@ postgresql+psycopg://...). One engine per app, created in the factory; its schem
 from __future__ import annotations
 
 import json
+import math
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+
+from .privacy import scrub
 
 metadata = sa.MetaData()
 
@@ -96,7 +100,13 @@ def database_url(settings) -> str:
 def make_engine(url: str) -> sa.Engine:
     # hide_parameters: an error's text (logged) never carries the values written, such as a query or an e-mail
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        path = url[len("sqlite:///"):].split("?", 1)[0]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:  # the store holds requests with e-mail addresses: readable by its owner only (-wal, -shm follow)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                pass
         engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False}, hide_parameters=True)
 
         @sa.event.listens_for(engine, "connect")
@@ -121,11 +131,10 @@ def init_app(app: Flask) -> None:
     from .migrate import upgrade  # Alembic, to head (stamps a database made by create_all at the baseline)
     upgrade(engine)
     app.extensions["kb"].db = engine
-    from . import storehealth
+    from . import retention, storehealth
 
     storehealth.init_app(app)  # store errors: counted for /healthz; a request that meets one gets a 503
-    with app.app_context():
-        purge_older_than(settings.log_retention_days)  # retention is applied at every start
+    retention.init_app(app)  # the retention purge, at start and then hourly while serving
 
 
 def engine() -> sa.Engine:
@@ -179,7 +188,7 @@ def update_request(request_id: int, **fields: Any) -> None:
 
 
 def record_deflection(session: str | None, article_id: str, query: str, locale: str | None, shown: list, opened: list) -> int:
-    return _insert(deflections, session=session, article_id=article_id, query=query, locale=locale, shown=shown,
+    return _insert(deflections, session=session, article_id=article_id, query=scrub(query), locale=locale, shown=shown,
                    opened=opened)
 
 
@@ -202,7 +211,7 @@ def feedback_for(request_id: int) -> dict[str, str]:
 def log_search(surface: str, query: str, locale: str | None, result_ids: list[str], top_score: float | None,
                no_answer: bool, session: str | None = None) -> int:
     limit = current_app.extensions["kb"].settings.max_query_chars
-    return _insert(search_log, surface=surface, query=query[:limit], locale=locale, result_ids=result_ids,
+    return _insert(search_log, surface=surface, query=scrub(query[:limit]), locale=locale, result_ids=result_ids,
                    top_score=top_score, no_answer=no_answer, session=session)
 
 
@@ -226,11 +235,13 @@ def log_outcome(session: str, outcome: str, article_id: str | None = None) -> No
 
 
 def record_vote(article_id: str, helpful: bool, comment: str | None, locale: str | None) -> int:
-    return _insert(article_votes, article_id=article_id, helpful=helpful, comment=comment, locale=locale)
+    return _insert(article_votes, article_id=article_id, helpful=helpful, comment=scrub(comment), locale=locale)
 
 
 def purge_older_than(days: float) -> int:
     """Delete search-log rows and votes older than `days` (the retention setting); returns rows deleted."""
+    if math.isnan(days) or days < 0:  # a negative retention would delete every row, NaN none (inf: keep all)
+        raise ValueError(f"log retention must be a number of days, at least 0; got {days!r}")
     cutoff = time.time() - days * 86400
     with engine().begin() as conn:
         n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount

@@ -115,11 +115,11 @@ def submit_request():
                      locale=None, audience="public", min_confidence=settings().ticket_min_confidence,
                      chosen_category=category)
     try:
+        # no form session on the request: the search log's rows of this form must not lead to its e-mail address
         request_id = db.create_request(
             subject=values["subject"], description=values["description"], email=values["email"], locale=locale,
             chosen_category=category, category=result.triage.category, urgency=result.triage.urgency,
             urgent_topics=result.triage.urgent_topics, shown=_form_ids(form, "shown"), opened=_form_ids(form, "opened"),
-            session=form_session,
         )
     except StoreError as exc:
         health().failed("new request", exc)
