@@ -1,12 +1,12 @@
 """The agent view (behind login): request queue, suggestions with internal articles, reply box, feedback."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from kb.suggest import suggest
 
 from . import db
-from .auth import agent_required, check_login, current_agent
+from .auth import agent_required, check_login, current_agent, end_session, safe_next, start_session
 from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, text_param
 from .state import searcher, settings, state
 from .views import log_response
@@ -20,12 +20,8 @@ def login():
     if request.method == "POST":
         agent = check_login(request.form.get("name", "").strip()[:64], request.form.get("secret", ""))
         if agent:
-            session.clear()
-            session["agent"] = agent
-            target = request.args.get("next") or ""
-            # Only local paths: never an open redirect.
-            local = target.startswith("/") and not target.startswith("//") and "\\" not in target
-            return redirect(target if local else url_for("agent.queue"))
+            start_session(agent)
+            return redirect(safe_next(request.args.get("next")) or url_for("agent.queue"))
         error = "Wrong name or password/token."
     users = bool(state().agents["users"])
     return render_template("agent_login.html", error=error, users=users), 401 if error else 200
@@ -33,7 +29,7 @@ def login():
 
 @bp.post("/agent/logout")
 def logout():
-    session.pop("agent", None)
+    end_session()
     return redirect(url_for("agent.login"))
 
 

@@ -247,3 +247,39 @@ def purge_older_than(days: float) -> int:
         n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount
         n += conn.execute(article_votes.delete().where(article_votes.c.created_at < cutoff)).rowcount
     return n
+
+
+# Agent sessions, kept on the server: the cookie holds only a random id, so that logout, an expired session, a
+# changed token or password, or a removed user ends the session everywhere (and on every replica).
+agent_sessions = sa.Table(
+    "agent_sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of the cookie's session id, never the id itself
+    sa.Column("agent", sa.String(64), nullable=False, index=True),
+    sa.Column("credential", sa.String(64), nullable=False),  # fingerprint of the credential it was opened with
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+
+def open_session(session_hash: str, agent: str, credential: str, hours: float) -> None:
+    now = time.time()
+    with engine().begin() as conn:
+        conn.execute(agent_sessions.delete().where(agent_sessions.c.expires_at < now))  # expired ones, in passing
+        conn.execute(agent_sessions.insert().values(id=session_hash, agent=agent, credential=credential,
+                                                    created_at=now, last_seen=now, expires_at=now + hours * 3600))
+
+
+def get_session(session_hash: str) -> dict[str, Any] | None:
+    with engine().connect() as conn:
+        return _row(conn.execute(sa.select(agent_sessions).where(agent_sessions.c.id == session_hash)).first())
+
+
+def touch_session(session_hash: str, now: float) -> None:
+    with engine().begin() as conn:
+        conn.execute(agent_sessions.update().where(agent_sessions.c.id == session_hash).values(last_seen=now))
+
+
+def close_session(session_hash: str) -> None:
+    with engine().begin() as conn:
+        conn.execute(agent_sessions.delete().where(agent_sessions.c.id == session_hash))
