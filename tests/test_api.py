@@ -1,4 +1,5 @@
 import pytest
+from conftest import AGENT_TOKEN
 
 from kb.config import LOCALES, Settings
 
@@ -49,8 +50,13 @@ def test_article_api_and_404s(client):
 def test_healthz(client, embedder):
     body = client.get("/healthz").get_json()
     assert body["ok"] and body["index_loaded"] and body["model"] == embedder.name
-    assert body["articles"] == 6 and body["public_articles"] == 5 and body["chunks"] > 6
-    assert body["index_current"] is True and body["index_note"] == "up to date"
+    assert body["public_articles"] == 5 and body["index_current"] is True
+    # issue 14: anonymous users see no count that includes internal articles and no error naming a path
+    assert not {"articles", "chunks", "by_locale", "last_reload_error", "index_note"} & set(body)
+    assert body["store"] == {"ok": True}
+    agent = client.get("/healthz", headers={"Authorization": f"Bearer {AGENT_TOKEN}"}).get_json()
+    assert agent["articles"] == 6 and agent["public_articles"] == 5 and agent["chunks"] > 6
+    assert agent["index_current"] is True and agent["index_note"] == "up to date" and agent["store"]["failed_writes"] == 0
 
 
 def test_internal_articles_never_public(client):

@@ -81,7 +81,7 @@ def test_sqlite_refusing_writes_never_fails_a_search(sqlite_app, how, caplog):
         assert_ticket_kept_in_a_503(client)
         r = client.post("/api/deflections", json={"article_id": "deposit-not-credited-en", "query": "deposit"})
         assert r.status_code == 503 and r.get_json()["status"] == 503  # said, not pretended
-    health = client.get("/healthz").get_json()
+    health = client.get("/healthz", headers=BEARER).get_json()  # the details are for agents
     assert health["ok"] is False and health["status"] == "degraded" and health["index_loaded"] is True
     store = health["store"]
     # 2 searches + 1 click + 1 suggestion + 1 vote + 1 agent search + 1 ticket, each failed once
@@ -103,7 +103,7 @@ def test_postgresql_stopped_never_fails_a_search(shared_index, embedder, tmp_pat
     try:
         app = make_app(shared_index, embedder, tmp_path, server.url)
         client = app.test_client()
-        assert client.get("/healthz").get_json()["store"] == {
+        assert client.get("/healthz", headers=BEARER).get_json()["store"] == {
             "ok": True, "reachable": True, "failed_writes": 0, "failed_requests": 0, "last_error": None,
             "last_failure_at": None}
         server.stop()
@@ -112,7 +112,7 @@ def test_postgresql_stopped_never_fails_a_search(shared_index, embedder, tmp_pat
         # a page that reads the store says it is unavailable (503), not a 500
         r = client.get("/agent/", headers=BEARER)
         assert r.status_code == 503 and "The store is unavailable" in r.get_data(as_text=True)
-        health = client.get("/healthz")
+        health = client.get("/healthz", headers=BEARER)
         assert health.status_code == 200  # the index serves: the process is up, its store is not
         store = health.get_json()["store"]
         assert store["ok"] is False and store["reachable"] is False and store["failed_writes"] == 7

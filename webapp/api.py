@@ -11,6 +11,7 @@ from kb.lexical import TOKENIZER_VERSION
 from kb.manifest import compatibility
 
 from . import storehealth
+from .auth import current_agent
 from .params import MAX_K, category_param, int_param, locale_param, query_param
 from .state import searcher, settings, state
 from .views import article_view, log_response, urgency
@@ -64,9 +65,14 @@ def healthz():
                           has_titles=snap.titles is not None)
     # search answers without the store; when the store fails, the health says so (ok false, status degraded)
     store = storehealth.health().report(storehealth.reachable())
-    return jsonify(
-        ok=store["ok"], status="ok" if store["ok"] else "degraded", store=store, index_loaded=True, build=snap.path.name, built_at=m["built_at"], model=m["model"], dim=m["dim"],
-        articles=m["counts"]["articles"], public_articles=m["counts"]["public_articles"], chunks=m["counts"]["chunks"],
-        by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error,
-        retriever=settings().retriever, index_current=check.current, index_note=check.reason,
-    )
+    health = {
+        "ok": store["ok"], "status": "ok" if store["ok"] else "degraded", "store": {"ok": store["ok"]},
+        "index_loaded": True, "build": snap.path.name, "built_at": m["built_at"], "model": m["model"], "dim": m["dim"],
+        "public_articles": m["counts"]["public_articles"], "retriever": settings().retriever,
+        "index_current": check.current,
+    }
+    if current_agent() is not None:
+        # Details for agents only: the counts include internal articles, and errors name files and folders.
+        health.update(store=store, articles=m["counts"]["articles"], chunks=m["counts"]["chunks"],
+                      by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error, index_note=check.reason)
+    return jsonify(health)

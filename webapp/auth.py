@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import db
+from . import db, storehealth
 from .ratelimit import count_failure, over_limit
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,11 @@ def current_agent() -> str | None:
     """From the session cookie, or an `Authorization: Bearer <token>` header for API clients."""
     if "agent" in g:
         return g.agent
-    agent = session_agent()
+    try:
+        agent = session_agent()
+    except storehealth.StoreError as exc:  # the store is down: no session can be checked, so none is open
+        storehealth.health().failed("session lookup", exc, write=False)
+        agent = None
     header = request.headers.get("Authorization", "")
     if not agent and header.startswith("Bearer "):
         if over_limit("bearer"):
