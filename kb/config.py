@@ -96,6 +96,8 @@ class Settings:
     def __post_init__(self) -> None:
         for f in fields(self):
             value, meta = getattr(self, f.name), f.metadata
+            if isinstance(value, float) and value != value:
+                raise SettingsError(f"KB_{f.name.upper()} must be a number; got NaN")
             if meta.get("choices") is not None and value not in meta["choices"]:
                 shown = ", ".join(c or "''" for c in meta["choices"])
                 raise SettingsError(f"KB_{f.name.upper()} must be one of {shown}; got {value!r}")

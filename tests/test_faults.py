@@ -216,7 +216,7 @@ def rebuild_under_load(built, kb_dir, embedder, tmp_path, clients: int, rebuilds
 
     app = create_app({"KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir,
                       "KB_RELOAD_INTERVAL": 0.2, "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN,
-                      "SECRET_KEY": "test"}, embedder=embedder)
+                      "SECRET_KEY": "test", "KB_RATE_LIMITS": "off"}, embedder=embedder)  # a load test
     server = create_server(app, host="127.0.0.1", port=0, threads=8)
     base = f"http://127.0.0.1:{server.effective_port}"
     closing = threading.Event()

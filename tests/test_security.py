@@ -232,3 +232,20 @@ def test_https_public_url_turns_on_secure_cookies_and_hsts(make_app):
     plain = make_app().test_client()
     assert "Strict-Transport-Security" not in plain.get("/").headers
     assert "Secure" not in login(plain).headers["Set-Cookie"]
+
+
+def test_limits_off_never_breaks_a_bearer_request(make_app):
+    client = make_app(KB_RATE_LIMITS="off").test_client()
+    assert client.get("/api/agent/search?q=x", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/agent/search?q=x", headers={"Authorization": f"Bearer {AGENT_TOKEN}"}).status_code == 200
+
+
+def test_a_login_name_no_store_can_keep_is_a_wrong_login(make_app):
+    assert login(make_app().test_client(), name="al\x00ice").status_code == 401
+
+
+def test_a_nan_setting_is_refused():
+    from kb.config import Settings
+
+    with pytest.raises(SettingsError, match="KB_LOG_RETENTION_DAYS"):
+        Settings.from_mapping({"log_retention_days": "nan"})

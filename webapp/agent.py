@@ -7,7 +7,7 @@ from kb.suggest import suggest
 
 from . import db
 from .auth import agent_required, check_login, current_agent, end_session, safe_next, start_session
-from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, text_param
+from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, strip_unstorable, text_param
 from .state import searcher, settings, state
 from .views import log_response
 
@@ -18,7 +18,9 @@ bp = Blueprint("agent", __name__)
 def login():
     error = None
     if request.method == "POST":
-        agent = check_login(request.form.get("name", "").strip()[:64], request.form.get("secret", ""))
+        name, secret = request.form.get("name", ""), request.form.get("secret", "")
+        # a name no store can keep (a NUL) is no agent's: a wrong login, not a store error
+        agent = check_login(name.strip()[:64], secret) if name == strip_unstorable(name) else None
         if agent:
             start_session(agent)
             return redirect(safe_next(request.args.get("next")) or url_for("agent.queue"))

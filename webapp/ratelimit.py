@@ -70,7 +70,9 @@ def init_app(app: Flask) -> None:
 def _limits(group: str):
     state = current_app.extensions["kb"]
     value = state.rate_limits.get(group)
-    return state.limiter.limiter, (parse_many(value) if value and state.limiter.enabled else [])
+    if not value or not state.limiter.enabled:  # off: the limiter has no strategy to ask
+        return None, []
+    return state.limiter.limiter, parse_many(value)
 
 
 def over_limit(group: str) -> bool:
