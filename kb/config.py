@@ -83,6 +83,10 @@ class Settings:
     rate_limit_storage: str = _setting(
         "memory://", "Where the rate-limit counters live: memory:// (per process) or a shared store such as "
         "redis://host:6379 when several processes or machines serve.")
+    trusted_proxies: int = _setting(
+        0, "How many reverse proxies (nginx) stand in front of kb: their X-Forwarded-For and X-Forwarded-Proto are "
+        "trusted for the client's address (rate limits) and scheme; 0 = none, the connecting address is the client.",
+        low=0, high=5)
     public_url: str = _setting(
         "", "The help center's public address (https://help.example.com): links to copy are built from it, never from "
         "the Host header; https turns on Secure cookies and HSTS.")

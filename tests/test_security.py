@@ -249,3 +249,14 @@ def test_a_nan_setting_is_refused():
 
     with pytest.raises(SettingsError, match="KB_LOG_RETENTION_DAYS"):
         Settings.from_mapping({"log_retention_days": "nan"})
+
+
+def test_the_client_behind_a_trusted_proxy_is_the_forwarded_address_and_only_then(make_app):
+    behind = make_app(KB_RATE_LIMITS="search=2/minute", KB_TRUSTED_PROXIES=1).test_client()
+    a, b = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "198.51.100.2"}
+    assert [behind.get("/api/search?q=fee", headers=a).status_code for _ in range(3)] == [200, 200, 429]
+    assert behind.get("/api/search?q=fee", headers=b).status_code == 200  # another client behind the same proxy
+    direct = make_app(KB_RATE_LIMITS="search=2/minute").test_client()
+    # without a trusted proxy a forged header changes nothing: the connecting address is the client
+    assert [direct.get("/api/search?q=fee", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(3)] == [200, 200, 429]
