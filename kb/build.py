@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import os
@@ -37,8 +38,9 @@ from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
 from .links import check_links
 from .spelling import collect_words
 from .manifest import Manifest, compatibility
-from .store import (DISK_FULL, TITLES, BuildFiles, Snapshot, current_build, load_snapshot, prune_builds, publish,
-                    read_glossary, read_manifest, read_outlines, read_pages, read_tokens, write_build, write_failure)
+from .store import (DISK_FULL, TITLES, BuildFiles, Snapshot, Statistics, current_build, load_snapshot, prune_builds,
+                    publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens, write_build,
+                    write_failure)
 
 @dataclass
 class BuildReport:
@@ -220,7 +222,7 @@ def _reused(p: Plan) -> _Reused:
     if not p.reuse or p.live is None:
         return out
     try:
-        out.snapshot = snap = load_snapshot(p.live)
+        out.snapshot = snap = load_snapshot(p.live, for_reuse=True)
     except KBError as exc:  # the manifest reads but the build does not load: build everything anew
         p.reuse.clear()
         p.live_manifest, p.reason = None, f"previous index unusable: {exc}"
@@ -251,6 +253,22 @@ def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot 
     if todo:
         out[[row for row, _ in todo]] = model.get().encode_passages([t for _, t in todo], batch_size=64)
     return out
+
+
+def _spelling_text(chunk: Chunk) -> str:
+    return f"{chunk.title} {' '.join(chunk.heading_path)} {chunk.text}"
+
+
+def public_statistics(chunks: list[Chunk], words: list[list[str]]) -> Statistics | None:
+    """BM25, identifier postings and typo-correction words of the public chunks alone, the same as a build without
+    the internal articles would make (None when every chunk is public: the build's own statistics are those)."""
+    ids = [i for i, c in enumerate(chunks) if c.audience == "public"]
+    if len(ids) == len(chunks):
+        return None
+    public = [chunks[i] for i in ids]
+    return Statistics(LexicalIndex.build([words[i] for i in ids], ids=ids, size=len(chunks)),
+                      IdentifierIndex.build([about_text(c) for c in public], ids=ids),
+                      collect_words(_spelling_text(c) for c in public))
 
 
 def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildReport,
@@ -303,6 +321,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
             "articles": len(p.articles),
             "chunks": len(chunks),
             "public_articles": sum(a.is_public for a in p.articles),
+            "public_chunks": sum(c.audience == "public" for c in chunks),
             "internal_articles": sum(a.audience == "internal" for a in p.articles),
             "by_locale": {loc: sum(a.locale == loc for a in p.articles) for loc in sorted({a.locale for a in p.articles})},
         },
@@ -316,7 +335,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
         listings=make_listings(p.articles, categories), outlines=outlines,
         identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
-        words=collect_words(f"{c.title} {' '.join(c.heading_path)} {c.text}" for c in chunks),
+        words=collect_words(_spelling_text(c) for c in chunks), public=public_statistics(chunks, words),
     )
 
 
@@ -325,7 +344,7 @@ def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
     return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
                     categories, files.pages, files.listings["groups"], files.listings["categories"], files.identifiers,
-                    files.glossary, files.words, files.titles)
+                    files.glossary, files.words, files.titles, files.public)
 
 
 # -- stage 3: write ------------------------------------------------------------------------------
@@ -347,9 +366,12 @@ def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report
         live = None
         if p.live is not None:
             try:
-                live = load_snapshot(p.live, model.get().name, model.get().dim)
+                live = load_snapshot(p.live, model.get().name, model.get().dim, for_reuse=True)
             except KBError:
                 live = None
+            if live is not None and live.public is None:  # an older format: its public statistics, made as it would
+                tokens = read_tokens(live.path, len(live.chunks))
+                live = dataclasses.replace(live, public=public_statistics(live.chunks, tokens)) if tokens else None
         report.golden = check_golden(settings, model.get(), new, live)
     failed = []
     if report.golden is not None and not report.golden.passed and not force:

@@ -206,7 +206,7 @@ def collect(searcher: Searcher, queries: list[Query]) -> list[Replay]:
     mask = searcher.retriever.mask(None, None, "public")
     out = []
     for q in queries:
-        analysed = searcher.analyse(q.query)
+        analysed = searcher.analyse(q.query, audience="public")
         out.append(Replay(q, searcher.retriever.candidates(analysed, "hybrid", mask), analysed))
     return out
 

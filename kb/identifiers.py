@@ -69,16 +69,20 @@ def about_text(chunk) -> str:
 
 
 class IdentifierIndex:
-    """Which chunks are about each identifier; made at build time (kb.build), loaded with the snapshot."""
+    """Which chunks are about each identifier; made at build time (kb.build), loaded with the snapshot. Of every
+    chunk, or of some of them (the public ones): `size` is how many chunks it describes, postings are chunk ids."""
 
     def __init__(self, size: int, postings: dict[str, Sequence[int]]):
         self.size = size
         self._postings = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> "IdentifierIndex":
+    def build(cls, texts: Sequence[str], ids: Sequence[int] | None = None) -> "IdentifierIndex":
+        """The index of `texts`, each the chunk of the same position in `ids` (default: chunk ids 0, 1, …)."""
+        if ids is not None and len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} chunk ids for {len(texts)} texts")
         postings: dict[str, list[int]] = {}
-        for n, text in enumerate(texts):
+        for n, text in zip(ids if ids is not None else range(len(texts)), texts):
             for ident in find(text):
                 postings.setdefault(ident, []).append(n)
         return cls(len(texts), postings)

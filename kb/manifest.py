@@ -12,9 +12,13 @@ from typing import Any, Iterator
 
 from .errors import IndexCorrupt, IndexMismatch
 
-FORMAT_VERSION = 5  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary; 5: words
+FORMAT_VERSION = 6  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary; 5: words;
+# 6: public statistics (public/: BM25, identifiers and words of the public chunks alone)
+# Formats whose manifest is read: the older ones are not served, but a build reuses their vectors, words and pages.
+READABLE_FORMATS = (5, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 REBUILD_HINT = "run: kb build --full (or python scripts/build_index.py --full)"
+UPGRADE_HINT = "run: kb build (it reuses the vectors; or python scripts/build_index.py)"
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.
 CHUNKING_VERSION = 1
 
@@ -70,7 +74,7 @@ class Manifest:
             raise IndexCorrupt(f"{path}: missing; {REBUILD_HINT}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorrupt(f"{path}: unreadable ({exc}); {REBUILD_HINT}") from None
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        if not isinstance(data, dict) or data.get("format_version") not in READABLE_FORMATS:
             found = data.get("format_version") if isinstance(data, dict) else None
             raise IndexMismatch(f"{path}: index format {found} but this kb reads {FORMAT_VERSION}; {REBUILD_HINT}")
         try:
@@ -98,7 +102,18 @@ def compatibility(manifest: Manifest, settings=None, model_name: str | None = No
                   has_titles: bool = True) -> Compatibility:
     """Check a build's manifest against the loaded model's name and dimension (when known), the settings
     (when given: model, chunking), the tokenizer version, the index type a build would choose now, and
-    whether the build folder has its title vectors."""
+    whether the build folder has its title vectors. A build of an older readable format is not servable
+    (it lacks files serving reads) but reusable, unless something else says otherwise."""
+    check = _compatibility(manifest, settings, model_name, dim, tokenizer_version, index_type, has_titles)
+    if manifest.format_version == FORMAT_VERSION:
+        return check
+    reason = check.reason if not check.reusable else \
+        f"index format {manifest.format_version}, but this kb reads {FORMAT_VERSION}"
+    return Compatibility(False, check.reusable, False, reason)
+
+
+def _compatibility(manifest: Manifest, settings, model_name: str | None, dim: int | None,
+                   tokenizer_version: int | None, index_type: str | None, has_titles: bool) -> Compatibility:
     if model_name is not None and manifest.model != model_name:
         why = f"index built with model {manifest.model!r}, but the configured model is {model_name!r}"
         return Compatibility(False, False, False, why)
@@ -122,8 +137,11 @@ def compatibility(manifest: Manifest, settings=None, model_name: str | None = No
     return Compatibility(True, True, True, "up to date")
 
 
-def require_servable(manifest: Manifest, build_dir: Path, model_name: str | None, dim: int | None) -> None:
-    """Raise IndexMismatch, with the command that fixes it, if the loaded model cannot search this build."""
+def require_servable(manifest: Manifest, build_dir: Path, model_name: str | None, dim: int | None,
+                     for_reuse: bool = False) -> None:
+    """Raise IndexMismatch, with the command that fixes it, if the loaded model cannot search this build (or,
+    `for_reuse`, if a build cannot reuse it either)."""
     check = compatibility(manifest, None, model_name, dim)
-    if not check.servable:
-        raise IndexMismatch(f"{build_dir}: {check.reason}; {REBUILD_HINT}")
+    if not check.servable and not (for_reuse and check.reusable):
+        hint = UPGRADE_HINT if check.reusable else REBUILD_HINT
+        raise IndexMismatch(f"{build_dir}: {check.reason}; {hint}")

@@ -1,6 +1,8 @@
 """A query analysed once: its language, BM25 words, crypto identifiers, snippet terms and vector.
 
-Every part of a search (retrieval, ranking, snippets) reads this one object; nothing tokenizes the query again."""
+Every part of a search (retrieval, ranking, snippets) reads this one object; nothing tokenizes the query again.
+It is analysed for one audience: a public query knows only the identifiers of the public articles, and retrieval
+and ranking read the statistics of its audience (kb.store.Snapshot.statistics)."""
 from __future__ import annotations
 
 import re
@@ -51,6 +53,7 @@ class Query:
     concepts: tuple[str, ...] = ()  # glossary concepts the query names
     expanded: tuple[str, ...] = ()  # tokens plus every locale's glossary terms of those concepts (BM25 retrieval)
     by_locale: dict[str, tuple[str, ...]] | None = None  # the concepts' glossary words in each locale
+    audience: str = "public"  # whose statistics retrieval and ranking read: public, internal or all
 
     def tokens_for(self, locale: str | None) -> tuple[str, ...]:
         """The query's words as a text in `locale` would have them: its own words in its own language, else
@@ -66,8 +69,10 @@ class Query:
 
 
 def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None = None,
-            identifiers: IdentifierIndex | None = None, glossary: Glossary | None = None) -> Query:
-    """Analyse a query; `embedder` None skips the vector (BM25 only)."""
+            identifiers: IdentifierIndex | None = None, glossary: Glossary | None = None,
+            audience: str = "public") -> Query:
+    """Analyse a query; `embedder` None skips the vector (BM25 only); `identifiers` are those of the chunks
+    `audience` may see (the public ones' for a public search)."""
     found = tuple(identifiers.known(find_identifiers(text))) if identifiers is not None else ()
     tokens = tuple(tokenize(f"{text[:TOKENIZED_CHARS]} {expansion_text(found)}"))[:TERMS]
     vector = embedder.encode_queries([head(text)])[0] if embedder is not None else None
@@ -78,4 +83,4 @@ def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None =
     extra = [t for words in by_locale.values() for t in words]
     expanded = tokens + tuple(t for t in dict.fromkeys(extra) if t not in set(tokens))
     return Query(text, locale, detect_locale(text), tokens, found, match_terms(text[:HEAD_CHARS]), vector, concepts, expanded,
-                 {loc: words for loc, words in by_locale.items() if words})
+                 {loc: words for loc, words in by_locale.items() if words}, audience)

@@ -149,10 +149,12 @@ class Ranked:
 class Ranker:
     """Ranks one snapshot's candidates; built once per snapshot with the settings' fusion and lift."""
 
-    def __init__(self, lexical, article_of: np.ndarray, identifiers, fusion: FusionParams, identifier_boost: float,
+    def __init__(self, statistics, article_of: np.ndarray, fusion: FusionParams, identifier_boost: float,
                  model_name: str, calibration: Calibration | None = None, locale_of: np.ndarray | None = None,
                  group_of: np.ndarray | None = None):
-        self.lexical, self.article_of, self.identifiers = lexical, article_of, identifiers
+        # audience → kb.store.Statistics (Snapshot.statistics): a query is ranked by its audience's BM25 and
+        # identifiers, so that a public query's confidence and lift never count words of internal articles
+        self.statistics, self.article_of = statistics, article_of
         self.locale_of = locale_of  # chunk id → locale (for per-language confidence words)
         self.group_of = group_of if group_of is not None else article_of  # chunk id → translation group (topic)
         self.fusion, self.identifier_boost, self.model_name = fusion, identifier_boost, model_name
@@ -168,16 +170,18 @@ class Ranker:
         locale = self.locale_of[top_chunk] if top_chunk is not None and self.locale_of is not None else None
         words = query.tokens_for(locale)
         tokens = list(words)
-        coverage = self.lexical.coverage(tokens, top_chunk) if top_chunk is not None else 0.0
+        lexical = self.statistics(query.audience).lexical
+        coverage = lexical.coverage(tokens, top_chunk) if top_chunk is not None else 0.0
         lex_top = None
         if words != (query.expanded or query.tokens) and len(c.lex_ids):
-            lex_top = float(self.lexical.scores(tokens)[c.lex_ids].max())
-        return signals(c, coverage, same, self.lexical.attainable(tokens), self.lexical.known_share(tokens), lex_top,
+            lex_top = float(lexical.scores(tokens)[c.lex_ids].max())
+        return signals(c, coverage, same, lexical.attainable(tokens), lexical.known_share(tokens), lex_top,
                        topic_margin(ids, scores, self.group_of))
 
     def rank(self, c: Candidates, query, mode: str, fusion: FusionParams | None = None) -> Ranked:
         ids, scores = fuse(c, mode, fusion or self.fusion)
         if query.identifiers and mode == "hybrid":
-            ids, scores = lift_identifiers(ids, scores, self.identifiers.coverage(query.identifiers, ids), self.identifier_boost)
+            coverage = self.statistics(query.audience).identifiers.coverage(query.identifiers, ids)
+            ids, scores = lift_identifiers(ids, scores, coverage, self.identifier_boost)
         sig = self.signals(c, query, ids, scores)
         return Ranked(ids, scores, self.calibration.confidence(self.model_name, mode, sig), sig)

@@ -72,16 +72,18 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")
         return ids[order], scores[order]
 
-    def lexical(self, tokens, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.snapshot.lexical.scores(list(tokens))
+    def lexical(self, tokens, mask: np.ndarray, audience: str = "public") -> tuple[np.ndarray, np.ndarray]:
+        """BM25 candidates by the statistics of `audience` (a public search's idf is the public chunks')."""
+        scores = self.snapshot.statistics(audience).lexical.scores(list(tokens))
         scores = np.where(mask, scores, 0.0)
         top = np.argsort(-scores, kind="stable")[:CANDIDATES]
         top = top[scores[top] > 0]
         return top.astype(np.int64), scores[top]
 
     def candidates(self, query: Query, mode: str, mask: np.ndarray) -> Candidates:
-        """The best chunks of each retriever the mode uses (dense, BM25 or both)."""
+        """The best chunks of each retriever the mode uses (dense, BM25 or both), BM25 by the statistics of the
+        query's audience."""
         none = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
         d_ids, d_scores, d_raw = self.dense(query.vector, mask) if mode != "bm25" else none
-        l_ids, l_scores = self.lexical(query.expanded or query.tokens, mask) if mode != "dense" else none[:2]
+        l_ids, l_scores = self.lexical(query.expanded or query.tokens, mask, query.audience) if mode != "dense" else none[:2]
         return Candidates(d_ids, d_scores, l_ids, l_scores, d_raw)

@@ -46,27 +46,36 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.retriever = Retriever(snapshot, settings.title_weight)
-        self.identifiers = snapshot.identifiers
-        self.ranker = Ranker(snapshot.lexical, self.retriever.article_of, self.identifiers,
+        self.identifiers = snapshot.identifiers  # every chunk's (agents'); a public query reads the public ones'
+        self.ranker = Ranker(snapshot.statistics, self.retriever.article_of,
                              FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
                              settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of,
                              group_of=self.retriever.group_of)
         self.presenter = Presenter(snapshot, self.retriever.article_of)
         self.speller = Speller(snapshot.words)
+        # Public searches correct against the public articles' words only (one speller when they are the same).
+        public = snapshot.public
+        self._public_speller = self.speller if public is None or public.words is snapshot.words else Speller(public.words)
 
-    def correct(self, text: str) -> str | None:
-        """The query with its typos corrected (None: nothing to correct, or correction is off)."""
+    def correct(self, text: str, audience: str = "public") -> str | None:
+        """The query with its typos corrected against the words of the articles `audience` may see (None: nothing
+        to correct, or correction is off)."""
         if not self.settings.typo_correction:
             return None
-        return self.speller.correct(text, lambda word: self.snapshot.lexical.knows(stem(word)))
+        lexical = self.snapshot.statistics(audience).lexical
+        speller = self._public_speller if audience == "public" else self.speller
+        return speller.correct(text, lambda word: lexical.knows(stem(word)))
 
-    def analyse(self, text: str, locale: str | None = None, mode: str = "hybrid") -> Query:
-        """The query as every later step reads it (no vector in BM25 mode)."""
-        return analyse(text, locale=locale, embedder=self.embedder if mode != "bm25" else None, identifiers=self.identifiers,
-                       glossary=self.snapshot.glossary if self.settings.glossary_expansion else None)
+    def analyse(self, text: str, locale: str | None = None, mode: str = "hybrid", audience: str = "public") -> Query:
+        """The query as every later step reads it (no vector in BM25 mode), for a search of `audience`."""
+        return analyse(text, locale=locale, embedder=self.embedder if mode != "bm25" else None,
+                       identifiers=self.snapshot.statistics(audience).identifiers,
+                       glossary=self.snapshot.glossary if self.settings.glossary_expansion else None, audience=audience)
 
     def rank(self, query: Query, mode: str, locale: str | None, category: str | None, audience: str) -> Ranked:
         """Candidates within one filter, ranked, with the confidence of the first."""
+        if audience != query.audience:
+            raise ValueError(f"a query analysed for audience {query.audience!r} ranked for {audience!r}")
         mask = self.retriever.mask(locale, category, audience)
         return self.ranker.rank(self.retriever.candidates(query, mode, mask), query, mode)
 
@@ -89,8 +98,8 @@ class Searcher:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if locale is not None and locale not in LOCALES:
             raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
-        corrected = self.correct(query)
-        q = self.analyse(corrected or query, locale, mode)
+        corrected = self.correct(query, audience)
+        q = self.analyse(corrected or query, locale, mode, audience)
         preferred = q.preferred
         ranked = self.rank(q, mode, preferred, category, audience)
         fallback = False

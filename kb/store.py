@@ -4,12 +4,16 @@ Layout::
 
     index/current -> builds/20261125T051500Z-4242   (a relative symlink, replaced with os.replace)
     index/builds/<name>/manifest.json, vectors.faiss, chunks.json, articles.json, pages.json, listings.json,
-                        titles.npy, lexical/, tokens.jsonl, outlines.json
+                        titles.npy, lexical/, identifiers.json, words.json, glossary.json, tokens.jsonl,
+                        outlines.json, public/ (lexical/, identifiers.json, words.json: when some chunk is internal)
     index/published.json                              (the builds `current` has pointed to, in publish order)
     index/.build.lock                                 (held by a running build)
 
 A build folder holds everything serving needs, made at build time: loading parses (and memory-maps a large
-vector index), and a request never renders Markdown, tokenizes stored text or scans every chunk. `tokens.jsonl`
+vector index), and a request never renders Markdown, tokenizes stored text or scans every chunk. A public search
+reads the statistics of public/ (BM25 idf and vocabulary, identifier postings, typo-correction words of the
+public chunks alone), so that nothing it returns depends on an internal article; a build of public articles only
+has no public/ folder (the statistics of every chunk are those). `tokens.jsonl`
 and `outlines.json` are for the next build (re-tokenizing and link-checking only what changed). The manifest
 lists every other file's size and sha256: loading refuses a build whose files changed since it was written.
 
@@ -39,11 +43,11 @@ import numpy as np
 from .articles import Article, Category
 from .bm25 import LexicalIndex
 from .chunking import Chunk
-from .errors import BuildError, IndexCorrupt, IndexNotBuilt, KBError
+from .errors import BuildError, IndexCorrupt, IndexMismatch, IndexNotBuilt, KBError
 from .glossary import Glossary
 from .identifiers import IdentifierIndex
 from .index import MAP_MIN_BYTES, VectorIndex
-from .manifest import MANIFEST, REBUILD_HINT, Manifest, require_servable
+from .manifest import FORMAT_VERSION, MANIFEST, REBUILD_HINT, UPGRADE_HINT, Manifest, require_servable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ IDENTIFIERS = "identifiers.json"  # which chunks are about each crypto identifie
 GLOSSARY = "glossary.json"  # the validated glossary the build was made with (kb.glossary)
 WORDS = "words.json"  # Latin words of the knowledge base and their counts, for typo correction (kb.spelling)
 LEXICAL = "lexical"
+PUBLIC = "public"  # the public chunks' own LEXICAL, IDENTIFIERS and WORDS (only when some chunk is internal)
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
 TITLES = "titles.npy"  # one title vector per article, in articles.json order; a zero row where none
@@ -103,6 +108,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class Statistics:
+    """What search knows of the words of a set of chunks: BM25 (idf, vocabulary, best scores), the identifiers'
+    postings and the typo-correction words. Those of every chunk serve agents; a public search reads those of the
+    public chunks alone, as if the internal articles did not exist (issue 14: confidence, corrections and ranking
+    revealed words only internal articles have)."""
+
+    lexical: LexicalIndex
+    identifiers: IdentifierIndex
+    words: dict[str, int]
+
+
 @dataclass
 class BuildFiles:
     """Everything one build writes, assembled in memory by kb.build."""
@@ -120,6 +137,7 @@ class BuildFiles:
     glossary: Glossary
     words: dict[str, int]  # the knowledge base's Latin words and counts (kb.spelling)
     outlines: dict[str, Any] | None = None
+    public: Statistics | None = None  # the public chunks' statistics; None: every chunk is public
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -181,6 +199,11 @@ def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
     _write_json(tmp / WORDS, files.words)
     if files.outlines is not None:
         _write_json(tmp / OUTLINES, files.outlines)
+    if files.public is not None:
+        (tmp / PUBLIC / LEXICAL).mkdir(parents=True)
+        files.public.lexical.save(tmp / PUBLIC / LEXICAL)
+        _write_json(tmp / PUBLIC / IDENTIFIERS, files.public.identifiers.to_dict())
+        _write_json(tmp / PUBLIC / WORDS, files.public.words)
     np.save(tmp / TITLES, np.ascontiguousarray(files.titles, dtype=np.float32))
     with open(tmp / TOKENS, "w", encoding="utf-8") as f:
         for words in files.tokens:
@@ -317,6 +340,24 @@ class Snapshot:
     glossary: Glossary
     words: dict[str, int]
     titles: np.ndarray | None = None  # title vectors, one row per article in `articles` order (zero: none)
+    # The public chunks' statistics (the same object as `everything` when every chunk is public); None only in
+    # an older build loaded for a build to reuse, which is never searched publicly.
+    public: Statistics | None = None
+    everything: Statistics = dataclasses.field(init=False, repr=False)  # every chunk's statistics (agents')
+
+    def __post_init__(self) -> None:
+        self.everything = Statistics(self.lexical, self.identifiers, self.words)
+        if self.public is None and all(c.audience == "public" for c in self.chunks):
+            self.public = self.everything
+
+    def statistics(self, audience: str) -> Statistics:
+        """What a search of `audience` reads: the public chunks' statistics for a public search (it must not
+        depend on internal articles), every chunk's for agents (internal, all)."""
+        if audience != "public":
+            return self.everything
+        if self.public is None:
+            raise IndexMismatch(f"{self.path}: no statistics of the public articles (an older build); {UPGRADE_HINT}")
+        return self.public
 
     @property
     def mapped(self) -> bool:
@@ -437,12 +478,14 @@ class _Files:
         return (self.dir / name).stat().st_size < MAP_MIN_BYTES
 
 
-def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:
+def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None,
+                  for_reuse: bool = False) -> Snapshot:
     """Load and check one build folder; a mismatch with the configured model is refused, not searched, and
-    a file whose size or checksum is not the manifest's is refused (IndexCorrupt naming it), not parsed or mapped."""
+    a file whose size or checksum is not the manifest's is refused (IndexCorrupt naming it), not parsed or mapped.
+    `for_reuse`: also a build of an older readable format, for a build to reuse (no public statistics then)."""
     build_dir = Path(build_dir)
     manifest = read_manifest(build_dir)
-    require_servable(manifest, build_dir, model_name, dim)
+    require_servable(manifest, build_dir, model_name, dim, for_reuse)
     files = _Files(build_dir, manifest)
     files.check_sizes()
     try:
@@ -460,12 +503,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
     vectors = _read_vectors(build_dir, files)
-    for name in sorted(n for n in manifest.files if n.startswith(LEXICAL + "/")):
-        files.verify(name)  # read into memory by bm25s and numpy (not mapped): checked first
-    try:
-        lexical = LexicalIndex.load(build_dir / LEXICAL)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise IndexCorrupt(f"{build_dir / LEXICAL}: unreadable BM25 index ({exc}); {REBUILD_HINT}") from None
+    lexical = _read_lexical(build_dir, files, LEXICAL)
     counts = manifest.counts
     if not (len(chunks) == vectors.count() == lexical.n_docs == counts.get("chunks")) or len(articles) != counts.get("articles") \
             or set(pages) != set(articles) or identifiers.size != len(chunks):
@@ -475,8 +513,37 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
             f"{len(pages)} pages); {REBUILD_HINT}"
         )
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
+    public = _read_public(build_dir, files, chunks) if manifest.format_version == FORMAT_VERSION else None
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
-                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim))
+                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim), public)
+
+
+def _read_lexical(build_dir: Path, files: _Files, folder: str) -> LexicalIndex:
+    for name in sorted(n for n in files.listed if n.startswith(folder + "/")):
+        files.verify(name)  # read into memory by bm25s and numpy (not mapped): checked first
+    try:
+        return LexicalIndex.load(build_dir / folder)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise IndexCorrupt(f"{build_dir / folder}: unreadable BM25 index ({exc}); {REBUILD_HINT}") from None
+
+
+def _read_public(build_dir: Path, files: _Files, chunks: list[Chunk]) -> Statistics | None:
+    """The public chunks' statistics (None when every chunk is public: the snapshot's own are those), checked
+    to describe exactly the public chunks."""
+    public = np.flatnonzero(np.array([c.audience == "public" for c in chunks], dtype=bool))
+    if len(public) == len(chunks):
+        return None
+    lexical = _read_lexical(build_dir, files, f"{PUBLIC}/{LEXICAL}")
+    try:
+        identifiers = IdentifierIndex.from_dict(json.loads(files.text(f"{PUBLIC}/{IDENTIFIERS}")))
+        words = json.loads(files.text(f"{PUBLIC}/{WORDS}"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorrupt(f"{build_dir / PUBLIC}: public statistics unreadable ({exc}); {REBUILD_HINT}") from None
+    ids = lexical.ids if lexical.ids is not None else np.arange(lexical.n_docs)
+    if lexical.size != len(chunks) or not np.array_equal(ids, public) or identifiers.size != len(public):
+        raise IndexCorrupt(f"{build_dir / PUBLIC}: public statistics of {lexical.n_docs} BM25 rows and {identifiers.size} "
+                           f"identifier chunks, but {len(public)} of {len(chunks)} chunks are public; {REBUILD_HINT}")
+    return Statistics(lexical, identifiers, words)
 
 
 def _read_vectors(build_dir: Path, files: _Files) -> VectorIndex:

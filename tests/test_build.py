@@ -211,3 +211,37 @@ def test_a_live_build_that_does_not_load_is_rebuilt_in_full(built, kb_dir, embed
     report = build_index(built, embedder=embedder)
     assert report.published and report.full and report.reembedded == 6 and "previous index unusable" in report.reason
     assert load_current(built.index_dir, embedder.name, embedder.dim).chunks
+
+
+def test_a_build_of_the_previous_format_is_refused_for_serving_and_rebuilt_without_reembedding(built, embedder):
+    """Format 6 added public/ (the public articles' own statistics, issue 14 item 9): a format-5 build (no public/)
+    is reported stale and not served, and the next build reuses every vector and title vector of it."""
+    import shutil
+
+    from kb.live import LiveIndex
+    from kb.manifest import FORMAT_VERSION
+    from kb.store import PUBLIC
+
+    build = current_build(built.index_dir)
+    old = load_snapshot(build)
+    manifest = json.loads((build / "manifest.json").read_text())
+    shutil.rmtree(build / PUBLIC)  # the folder as the kb before format 6 wrote it
+    manifest.update(format_version=5, files={k: v for k, v in manifest["files"].items() if not k.startswith(PUBLIC)})
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    assert index_is_stale(built) == (True, f"index format 5, but this kb reads {FORMAT_VERSION}")
+    with pytest.raises(IndexMismatch, match=r"index format 5, .*; run: kb build \(it reuses the vectors"):
+        load_current(built.index_dir, embedder.name, embedder.dim)
+    with pytest.raises(IndexMismatch, match="index format 5"):
+        LiveIndex(built, embedder)
+    counting = CountingEmbedder(embedder)
+    report = build_index(built, embedder=counting)
+    assert report.published and not report.full and counting.passages == 0 and report.unchanged == 6
+    assert report.golden.recall_live == 1.0  # the gate compared with the old build, searched as it would be now
+    new = load_current(built.index_dir, embedder.name, embedder.dim)
+    assert new.manifest["format_version"] == FORMAT_VERSION and (new.path / PUBLIC).is_dir()
+    assert np.array_equal(new.vectors.vectors(), old.vectors.vectors()) and np.array_equal(new.titles, old.titles)
+    assert index_is_stale(built) == (False, "up to date")
+    manifest.update(format_version=4)  # older formats are not read: built in full, as before
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match=r"index format 4 but this kb reads 6; run: kb build --full"):
+        load_snapshot(build)

@@ -209,7 +209,8 @@ def test_a_mapped_index_changed_on_disk_is_left_for_a_published_build(built, kb_
     assert "vectors.faiss" in out["error"] and "switching to an older published build" in out["log"]
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", "pages.json", "lexical/vocab.index.json", "titles.npy"])
+@pytest.mark.parametrize("name", ["vectors.faiss", "pages.json", "lexical/vocab.index.json", "titles.npy",
+                                  "public/lexical/data.csc.index.npy"])
 def test_a_file_changed_in_place_is_refused_by_its_checksum(built, name):
     build = current_build(built.index_dir)
     path = build / name
