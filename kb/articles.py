@@ -12,6 +12,7 @@ import yaml
 
 from .config import LOCALES
 from .errors import ArticleError
+from .reply import block_errors
 
 AUDIENCES = ("public", "internal")
 STATUSES = ("published", "draft")
@@ -141,6 +142,11 @@ def parse_article(raw: bytes, path: str, categories: dict[str, Category] | None 
             raise ArticleError(path, "updated", f"{updated!r} is not a date (YYYY-MM-DD)") from None
     if not body.strip():
         raise ArticleError(path, "body", "empty: the article has no text after the front matter")
+    block_problems = block_errors(body, public=audience == "public")
+    if block_problems:
+        first_line = text[: len(text) - len(body)].count("\n") if text.endswith(body) else 0
+        n, message = block_problems[0]
+        raise ArticleError(path, "body", f"line {first_line + n}: {message}")
     return Article(
         id=article_id, title=title, locale=locale, category=category,
         tags=tuple(str(t).strip() for t in tags if str(t).strip()), audience=audience, status=status,

@@ -28,6 +28,10 @@ class Chunk:
     category: str
     audience: str
     tags: tuple[str, ...]
+    # What an agent's Insert puts into a reply (kb.reply): a template's blockquotes, else the text without
+    # internal notes; and the internal notes of this piece, shown to the agent, never inserted.
+    reply: str = ""
+    internal: str = ""
 
     @property
     def heading(self) -> str:
@@ -69,31 +73,46 @@ def _split_long(block: str, max_chars: int) -> list[str]:
     return parts
 
 
-def _pack(blocks: list[str], max_chars: int) -> list[str]:
-    """Group a section's blocks into pieces of at most max_chars, keeping blocks whole where possible."""
-    pieces, cur = [], ""
-    for block in blocks:
+TEXT, QUOTE, INTERNAL = "text", "quote", "internal"  # what a block of a section is
+
+
+def _pack(blocks: list[tuple[str, str]], max_chars: int) -> list[list[tuple[str, str]]]:
+    """Group a section's (text, kind) blocks into pieces of at most max_chars, keeping blocks whole where
+    possible (a long block is split at sentence ends, each part keeping its kind)."""
+    pieces: list[list[tuple[str, str]]] = []
+    cur: list[tuple[str, str]] = []
+    size = 0
+    for block, kind in blocks:
         for part in _split_long(block, max_chars):
-            if cur and len(cur) + 1 + len(part) > max_chars:
+            if cur and size + 1 + len(part) > max_chars:
                 pieces.append(cur)
-                cur = part
-            else:
-                cur = f"{cur}\n{part}" if cur else part
+                cur, size = [], 0
+            cur.append((part, kind))
+            size += len(part) + (1 if size else 0)
     if cur:
         pieces.append(cur)
     return pieces
 
 
+def _reply(piece: list[tuple[str, str]], template: bool) -> str:
+    """The text an agent inserts: in an internal article, its blockquotes (the template's reply) when it has
+    any; else every block but the internal notes."""
+    quotes = [t for t, kind in piece if kind == QUOTE]
+    if template and quotes:
+        return "\n\n".join(quotes)
+    return "\n".join(t for t, kind in piece if kind != INTERNAL)
+
+
 def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
     """Chunks in reading order; the text before the first H2 is the intro (empty anchor)."""
     soup = BeautifulSoup(render_markdown(article.body), "html.parser")
-    sections: list[tuple[tuple[str, ...], str, list[str]]] = [((), "", [])]
+    sections: list[tuple[tuple[str, ...], str, list[tuple[str, str]]]] = [((), "", [])]
     h2 = ""
     for node in soup.children:
         if not isinstance(node, Tag):
             text = str(node).strip()
             if text:
-                sections[-1][2].append(text)
+                sections[-1][2].append((text, TEXT))
             continue
         if node.name in ("h2", "h3"):
             heading = node.get_text(" ", strip=True)
@@ -104,26 +123,33 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
                 path = (h2, heading) if h2 else (heading,)
             sections.append((path, node.get("id", ""), []))
             continue
+        kind = QUOTE if node.name == "blockquote" else TEXT
+        if node.name == "div" and "internal-note" in (node.get("class") or []):
+            kind = INTERNAL
         if node.name in ("ul", "ol"):
             items = [li.get_text(" ", strip=True) for li in node.find_all("li", recursive=False)]
             text = "\n".join(f"- {t}" for t in items if t)
         elif node.name == "table":
             rows = [" | ".join(c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])) for tr in node.find_all("tr")]
             text = "\n".join(rows)
+        elif node.name == "blockquote":  # a reply to send: its paragraphs stay paragraphs
+            text = "\n\n".join(p.get_text(" ", strip=True) for p in node.find_all("p")) or node.get_text(" ", strip=True)
         else:
             text = node.get_text(" ", strip=True)
         if text:
-            sections[-1][2].append(text)
+            sections[-1][2].append((text, kind))
 
     chunks: list[Chunk] = []
+    template = article.audience == "internal"
     for path, anchor, blocks in sections:
         if not blocks:
             continue
         for piece in _pack(blocks, max_chars):
             chunks.append(Chunk(
                 id=f"{article.id}#{len(chunks)}", article_id=article.id, ordinal=len(chunks), title=article.title,
-                heading_path=path, anchor=anchor, text=piece, locale=article.locale, category=article.category,
-                audience=article.audience, tags=article.tags,
+                heading_path=path, anchor=anchor, text="\n".join(t for t, _ in piece), locale=article.locale,
+                category=article.category, audience=article.audience, tags=article.tags,
+                reply=_reply(piece, template), internal="\n".join(t for t, kind in piece if kind == INTERNAL),
             ))
     return chunks
 

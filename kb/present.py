@@ -33,6 +33,8 @@ class Section:
     snippet: str
     score: float
     text: str = ""
+    reply: str = ""  # what Insert puts into an agent's reply (kb.reply: no internal notes)
+    internal: str = ""  # the section's internal notes: shown to the agent, never inserted
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ class Hit:
 
     @property
     def passage(self) -> str:
-        """The best section's text (what an agent inserts into a reply)."""
-        return self.sections[0].text if self.sections else ""
+        """What an agent inserts into a reply from the best section: its customer-facing text (kb.reply)."""
+        return (self.sections[0].reply or self.sections[0].text) if self.sections else ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,7 +96,8 @@ class Presenter:
         article = self.snapshot.articles[article_id]
         chunk = self.snapshot.chunks[self._first_chunk[article_id]]
         section = Section(heading=chunk.heading, anchor=chunk.anchor, url=article_url(article_id, chunk.anchor),
-                          snippet="", score=0.0, text=chunk.text)
+                          snippet="", score=0.0, text=chunk.text, reply=chunk.reply or chunk.text,
+                          internal=chunk.internal)
         return Hit(id=article.id, title=article.title, locale=article.locale, category=article.category,
                    audience=article.audience, url=section.url, section=section.heading, snippet="", score=0.0,
                    confidence=confidence, sections=(section,))
@@ -143,7 +146,7 @@ class Presenter:
                 sections.append(Section(
                     heading=chunk.heading, anchor=chunk.anchor, url=article_url(aid, chunk.anchor),
                     snippet=make_snippet(chunk.text, query.terms) if query is not None else "", score=round(score, 6),
-                    text=chunk.text,
+                    text=chunk.text, reply=chunk.reply or chunk.text, internal=chunk.internal,
                 ))
             best = sections[0]
             # Confidence belongs to the top answer; lower results get it scaled by their relative score.

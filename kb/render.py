@@ -8,7 +8,9 @@ import unicodedata
 import markdown
 import nh3
 
-_EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc"]
+from .reply import to_html_blocks
+
+_EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc", "md_in_html"]
 
 # Tags and attributes an article may use; everything else (script, style, on* handlers,
 # javascript: URLs) is stripped by nh3 (ammonia), so article HTML is always inert.
@@ -38,7 +40,7 @@ def render_markdown(text: str) -> str:
     """Article Markdown → sanitized HTML whose h2/h3 carry `id` anchors (pure, so the last 1024 are remembered:
     a build renders each article once for link checking and chunking together)."""
     md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs={"toc": {"slugify": slugify}})
-    html = md.convert(text)
+    html = md.convert(to_html_blocks(text))  # internal notes (kb.reply): a marked <div>
     return nh3.clean(
         html,
         tags=_ALLOWED_TAGS,

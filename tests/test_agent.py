@@ -85,3 +85,63 @@ def test_an_urgent_request_puts_the_matching_sop_first(app):
     html = client.get(f"/agent/requests/{rid}").get_data(as_text=True)
     first = html.index('data-article="')
     assert html[first:].startswith('data-article="sop-freeze-account-en"')
+
+
+TXID = "0x" + "ab12" * 16
+
+
+def test_insert_holds_only_customer_text_with_the_requests_values(app):
+    client = app.test_client()
+    rid = new_request(client, "my account was hacked and 0.5 BTC withdrawn", f"freeze it now, the withdrawal was {TXID}")
+    login(client)
+    html = client.get(f"/agent/requests/{rid}").get_data(as_text=True)
+    start = html.index('data-article="sop-freeze-account-en"')
+    card = html[start:html.index("</li>", start)]
+    passage = card[card.index('class="passage"'):card.index("</textarea>", card.index('class="passage"'))]
+    assert "before you reply if funds left" not in passage  # internal notes are never inserted...
+    if "We froze your account" in passage:  # (the template section, when it is the best match)
+        assert f"request #{rid}" in passage and TXID in passage and "0.5 BTC" in passage and "alice" in passage
+
+
+def test_a_template_section_fills_placeholders_and_keeps_its_internal_note_apart(app):
+    from kb.reply import fill, request_values
+
+    with app.app_context():
+        snap = app.extensions["kb"].live.searcher.snapshot
+    chunk = next(c for c in snap.chunks if c.article_id == "sop-freeze-account-en" and c.heading == "Reply to the user")
+    assert "SEC-ONCALL" in chunk.internal and "SEC-ONCALL" not in chunk.reply
+    values = request_values({"id": 7, "subject": "hacked", "description": f"0.5 BTC left, tx {TXID}"}, "alice")
+    text, left = fill(chunk.reply, values)
+    assert left == [] and "request #7" in text and f"0.5 BTC ({TXID})" in text and text.endswith("alice, Coinharbor Support")
+    assert fill(chunk.reply, {})[1] == ["request", "amount", "coin", "TXID", "name"]
+
+
+def test_a_reply_with_placeholders_left_is_refused_until_confirmed(app):
+    client = app.test_client()
+    rid = new_request(client, "deposit missing", "my USDT deposit is not there")
+    login(client)
+    r = client.post(f"/agent/requests/{rid}/reply", data={"reply": "Hi, your UID {UID} is checked.", "status": "answered"})
+    assert r.status_code == 400 and "{UID}" in r.get_data(as_text=True)
+    r = client.post(f"/agent/requests/{rid}/reply", json={"reply": "Hi, your UID {UID} is checked.", "confirm_placeholders": True})
+    assert r.status_code == 200 and r.get_json() == {"ok": True, "status": "answered",
+                                                      "message": f"Reply saved. Request #{rid} is now answered."}
+
+
+def test_agent_actions_by_fetch_need_the_pages_token_and_say_what_happened(app):
+    client = app.test_client()
+    rid = new_request(client, "fees question", "how much is the fee")
+    login(client)
+    client.send_csrf = False  # another site's script has the cookie but not the page's token
+    assert client.post(f"/agent/requests/{rid}/status", json={"status": "closed"}).status_code == 400
+    client.send_csrf = True
+    r = client.post(f"/agent/requests/{rid}/status", json={"status": "closed"})
+    assert r.get_json() == {"ok": True, "status": "closed"}
+    assert client.post(f"/agent/requests/{rid}/status", json={"status": "gone"}).get_json()["parameter"] == "status"
+    sent = client.post(f"/agent/requests/{rid}/reply", data={"reply": "The fee is shown before you confirm."})
+    assert sent.status_code == 302  # without a script: the form, then the page says what happened
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert f"Reply saved. Request #{rid} is now answered." in page
+    with app.app_context():
+        from webapp import db
+
+        assert db.get_request(rid)["status"] == "answered"

@@ -41,6 +41,13 @@ def test_valid_article_fields_and_defaults():
     (GOOD.replace("Body text.", "   "), "body", "empty"),
     ("no front matter here", "front matter", "missing"),
     ("---\n- just\n- a list\n---\nbody", "front matter", "mapping"),
+    # internal notes (kb.reply): only in internal articles, closed, of a known kind; the line is the file's
+    (GOOD.replace("Body text.", "Body text.\n\n::: internal\nWALLET-OPS P3\n:::"), "body", "line 11: an internal note in a public article"),
+    (GOOD.replace("tags: [x, y]", "audience: internal").replace("Body text.", "Text.\n\n::: internal\nnote"), "body",
+     "line 11: '::: internal' is never closed"),
+    (GOOD.replace("tags: [x, y]", "audience: internal").replace("Body text.", "::: secret\nx\n:::"), "body",
+     "line 9: unknown block '::: secret'"),
+    (GOOD.replace("Body text.", "Text.\n:::"), "body", "line 10: ':::' closes no block"),
 ])
 def test_each_validation_error_names_file_and_field(text, field, words):
     with pytest.raises(ArticleError) as info:

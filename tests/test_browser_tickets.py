@@ -92,3 +92,50 @@ def test_a_scam_report_shows_the_emergency_steps_in_korean_and_japanese(server, 
     box = wait_for(driver, "#suggestions .emergency")
     assert step in box.text and not driver.find_elements(By.CSS_SELECTOR, "button.solved")
     shot(driver, f"ticket-scam-{lang}.png")
+
+
+def test_an_agent_inserts_a_template_without_its_internal_note_and_used_keeps_the_draft(server, driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    txid = "0x" + "cd34" * 16
+    driver.get(f"{server.url}/support/new?lang=en")
+    driver.find_element(By.ID, "subject").send_keys("Hacked: 0.5 BTC withdrawn")
+    driver.find_element(By.ID, "description").send_keys(f"Someone withdrew 0.5 BTC from my account, tx {txid}. Freeze it.")
+    driver.find_element(By.ID, "email").send_keys("victim2@example.com")
+    driver.find_element(By.CSS_SELECTOR, "#ticket-form button[type=submit]").click()
+    number = wait_for(driver, "#request-number").text.lstrip("#")
+    driver.get(f"{server.url}/agent/login")
+    driver.find_element(By.ID, "name").send_keys("alice")
+    driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, "table.queue")
+    driver.get(f"{server.url}/agent/requests/{number}")
+    reply = wait_for(driver, "#reply")
+    reply.clear()
+    # the template section, found by the agent's own search, inserted with the request's values
+    search = driver.find_element(By.CSS_SELECTOR, "#agent-search input[name=q]")
+    search.send_keys("reply to the user we froze your account\n")
+    template = wait_for(driver, '#agent-search-results .suggestion')
+    template.find_element(By.CSS_SELECTOR, "button.insert").click()
+    text = reply.get_attribute("value")
+    assert "We froze your account" in text and txid in text and "0.5 BTC" in text and f"#{number}" in text
+    assert "SEC-ONCALL" not in text and "{TXID}" not in text
+    reply.send_keys("\nWe will write again within the hour.")
+    draft = reply.get_attribute("value")
+    driver.execute_script("window.notReloaded = true")
+    used = driver.find_element(By.CSS_SELECTOR, '.suggestion[data-article="sop-freeze-account-en"] button[value=used]')
+    used.click()
+    WebDriverWait(driver, 10).until(lambda d: "chosen" in used.get_attribute("class"))
+    assert driver.execute_script("return window.notReloaded") is True  # recorded without leaving the page
+    assert reply.get_attribute("value") == draft
+    driver.refresh()  # the draft is kept in the browser until it is sent
+    assert wait_for(driver, "#reply").get_attribute("value") == draft
+    shot(driver, "agent-template-inserted.png")
+    driver.find_element(By.CSS_SELECTOR, "#reply-form button[type=submit]").click()
+    status = driver.find_element(By.CSS_SELECTOR, ".reply-status")
+    WebDriverWait(driver, 10).until(lambda d: "Reply saved" in status.text)
+    assert status.text == f"Reply saved. Request #{number} is now answered."
+    driver.refresh()
+    assert wait_for(driver, "#reply").get_attribute("value") == draft  # now from the store, the browser's copy is gone
+    assert driver.execute_script(f"return localStorage.getItem('kb-draft-{number}')") is None

@@ -76,3 +76,24 @@ def test_title_gets_its_own_vector_unless_the_body_opens_with_it():
     assert title_to_embed(parse_article(lead.encode(), "a.md")) is None
     cut = ARTICLE.replace("title: 充值未到账", "title: 开头的…")  # or its opening, cut short
     assert title_to_embed(parse_article(cut.encode(), "a.md")) is None
+
+
+def test_internal_notes_are_searchable_but_never_part_of_what_an_agent_inserts():
+    from kb.articles import parse_article
+
+    raw = (b"---\nid: t\ntitle: Reply templates\nlocale: en\ncategory: deposits\naudience: internal\n---\n\n"
+           b"## Waiting for confirmations\n\nCheck the TXID first.\n\n> Hi, your deposit {TXID} has {n} confirmations.\n>\n"
+           b"> Thanks for waiting.\n\n::: internal\nEscalate to WALLET-OPS as P3.\n:::\n\n## Steps\n\n1. Open Harbor Admin.\n\n"
+           b"::: internal\nNever promise a date.\n:::\n")
+    template, steps = chunk_article(parse_article(raw, "t.md"))
+    assert "WALLET-OPS" in template.text and "WALLET-OPS" in template.internal  # agents find it by its notes
+    assert template.reply == "Hi, your deposit {TXID} has {n} confirmations.\n\nThanks for waiting."  # the quote only
+    assert "Open Harbor Admin." in steps.reply and "promise" not in steps.reply and "promise" in steps.internal
+
+
+def test_a_public_article_reply_is_its_text():
+    from kb.articles import parse_article
+
+    raw = b"---\nid: p\ntitle: Fees\nlocale: en\ncategory: deposits\n---\n\n## Fees\n\n> Fees are shown before you confirm.\n\nNo fee to deposit.\n"
+    (chunk,) = chunk_article(parse_article(raw, "p.md"))
+    assert chunk.reply == chunk.text and "No fee to deposit." in chunk.reply and not chunk.internal

@@ -1,5 +1,5 @@
-"""What every response and every state-changing request goes through: CSRF tokens on forms (Flask-WTF), the
-Origin check on every POST (JSON bodies and APIs included), Secure cookies and HSTS behind an https KB_PUBLIC_URL, and the
+"""What every response and every state-changing request goes through: CSRF tokens on the pages' forms and
+scripts (Flask-WTF), the Origin check on every POST (JSON bodies and APIs included), Secure cookies and HSTS behind an https KB_PUBLIC_URL, and the
 security headers."""
 from __future__ import annotations
 
@@ -42,9 +42,10 @@ def init_app(app: Flask) -> None:
         # A browser sends Origin with every cross-origin POST (form or fetch); API clients send none.
         if origin is not None and urlsplit(origin).netloc not in {request.host, public_host} - {""}:
             abort(403, description=f"cross-origin request refused (Origin {origin[:100]})")
-        # Forms carry a token. A JSON body needs none: no form can send one, and a cross-origin fetch of one needs
-        # CORS, which kb never grants (and its Origin is refused above).
-        if not request.path.startswith("/api/") and not request.is_json and app.config.get("WTF_CSRF_ENABLED", True):
+        # Pages' forms and scripts send the token (a form field, or the X-CSRFToken header of a fetch); the public
+        # JSON APIs (/api/) and Bearer-token clients have no session for another site to ride on.
+        bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+        if not request.path.startswith("/api/") and not bearer and app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
 
     @app.after_request
