@@ -39,12 +39,20 @@ def test_typing_shows_suggestions_and_solved_records_a_deflection(app, server, d
 
         before = len(db.all_deflections())
     first.find_element(By.CSS_SELECTOR, "button.solved").click()
-    wait_for(driver, "#deflected")
+    done = wait_for(driver, "#deflected")
     shot(driver, "ticket-deflected-zh.png")
     with app.app_context():
         rows = db.all_deflections()
     assert len(rows) == before + 1 and rows[-1]["article_id"] == "deposit-not-credited-zh"
     assert "deposit-not-credited-zh" in rows[-1]["shown"]
+    # the way back to the article, and an undo that brings the form back as it was
+    assert "/articles/deposit-not-credited-zh" in done.find_element(By.CSS_SELECTOR, "a.back-to-article").get_attribute("href")
+    done.find_element(By.CSS_SELECTOR, "button.undo").click()
+    wait_for(driver, "#ticket-form .notice")
+    assert driver.find_element(By.ID, "subject").get_attribute("value") == "我的USDT充值两小时还没到账"
+    assert not driver.find_elements(By.ID, "deflected")
+    with app.app_context():
+        assert len(db.all_deflections()) == before  # taken back
 
 
 def test_urgent_request_shows_emergency_steps_not_deflection(server, driver):

@@ -142,3 +142,18 @@ def test_emergency_steps_are_in_the_readers_language(client):
     assert "계정을 동결" in ko["emergency"]["steps"][0]
     ja = client.get("/api/search", query_string={"q": "公式を名乗るアカウントから資産を移すように言われた"}).get_json()
     assert "凍結" in ja["emergency"]["steps"][0]
+
+
+def test_a_deflection_is_undone_only_by_its_own_form_and_only_for_a_minute(app, client, monkeypatch):
+    from webapp import db, tickets
+
+    made = client.post("/api/deflections", json={"article_id": "lost-2fa-en", "session": "form-a", "query": "lost 2fa"})
+    did = made.get_json()["id"]
+    assert client.post(f"/api/deflections/{did}/undo", json={"session": "form-b"}).status_code == 404  # not its form
+    monkeypatch.setattr(tickets, "UNDO_SECONDS", -1)  # the minute is over
+    assert client.post(f"/api/deflections/{did}/undo", json={"session": "form-a"}).status_code == 404
+    monkeypatch.setattr(tickets, "UNDO_SECONDS", 60)
+    assert client.post(f"/api/deflections/{did}/undo", json={"session": "form-a"}).get_json() == {"ok": True}
+    with app.app_context():
+        assert did not in [d["id"] for d in db.all_deflections()]
+    assert client.post(f"/api/deflections/{did}/undo", json={"session": "form-a"}).status_code == 404  # once

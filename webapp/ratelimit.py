@@ -6,12 +6,15 @@ separated, or `off`. Groups:
     search   the search page, /api/search, /api/articles/<id>
     suggest  the ticket form's suggestions and deflections (it asks while the user types)
     write    new requests, helpful votes, agent replies and feedback
+    email    new requests per requester's e-mail address, whichever client files them (counted by the ticket
+             form itself: a limited form comes back with the user's text and says why)
 
 A limited request gets 429 with a Retry-After header. The client is the connecting address (behind a proxy, run
 with the proxy's address forwarded: see the README)."""
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Flask, current_app
 from flask_limiter import Limiter
@@ -20,11 +23,11 @@ from limits import parse_many
 
 from kb.config import SettingsError
 
-GROUPS = ("login", "bearer", "search", "suggest", "write")
+GROUPS = ("login", "bearer", "search", "suggest", "write", "email")
 # endpoint → group; the endpoints' own views stay free of limit decorators (one table, here)
 ROUTES = {
     "pages.search": "search", "api.search": "search", "api.article": "search",
-    "tickets.api_suggest": "suggest", "tickets.api_deflect": "suggest",
+    "tickets.api_suggest": "suggest", "tickets.api_deflect": "suggest", "tickets.api_undo_deflection": "suggest",
     "tickets.submit_request": "write", "pages.vote": "write", "agent.reply": "write", "agent.feedback": "write",
 }
 
@@ -75,13 +78,28 @@ def _limits(group: str):
     return state.limiter.limiter, parse_many(value)
 
 
-def over_limit(group: str) -> bool:
-    """Whether this client has used up `group` (for limits counted by hand: failed Bearer tokens)."""
+def over_limit(group: str, key: str | None = None) -> bool:
+    """Whether this client (or `key`) has used up `group` (for limits counted by hand: failed Bearer tokens, the
+    requests of one e-mail address)."""
     strategy, items = _limits(group)
-    return any(not strategy.test(item, group, get_remote_address()) for item in items)
+    return any(not strategy.test(item, group, key or get_remote_address()) for item in items)
+
+
+def count(group: str, key: str | None = None) -> None:
+    """Count one event against `group` for this client (or `key`)."""
+    strategy, items = _limits(group)
+    for item in items:
+        strategy.hit(item, group, key or get_remote_address())
 
 
 def count_failure(group: str) -> None:
+    count(group)
+
+
+def retry_after(group: str, key: str | None = None) -> int:
+    """Seconds until this client (or `key`) may act in `group` again (0: now)."""
     strategy, items = _limits(group)
-    for item in items:
-        strategy.hit(item, group, get_remote_address())
+    key = key or get_remote_address()
+    waits = [stats.reset_time - time.time() for stats in (strategy.get_window_stats(item, group, key) for item in items)
+             if stats.remaining <= 0]
+    return max(1, int(max(waits)) + 1) if waits else 0

@@ -10,6 +10,7 @@
   var openedInput = form.querySelector("#opened");
   var t = panel.dataset;
   var timer = null, seq = 0, lastText = "";
+  var UNDO_MS = 10000;  // how long the undo is offered (the server takes it back for a minute)
   var shown = JSON.parse(shownInput.value || "[]"), opened = JSON.parse(openedInput.value || "[]");
 
   function el(tag, cls, text) {
@@ -61,25 +62,57 @@
       item.appendChild(snippet);
       var solved = el("button", "solved", t.tSolved);
       solved.type = "button";
-      solved.addEventListener("click", function () { deflect(s.id); });
+      solved.addEventListener("click", function () { deflect(s.id, s.title, s.url); });
       item.appendChild(solved);
       list.appendChild(item);
     });
     panel.appendChild(list);
   }
 
-  function deflect(articleId) {
-    fetch(form.dataset.deflectUrl, {
-      method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({article_id: articleId, query: query(), locale: form.dataset.locale,
-                            session: form.elements.session.value, shown: shown, opened: opened})
-    }).then(function (r) {
-      if (!r.ok) throw new Error("deflection not recorded");
-      var done = el("div", "deflected", t.tDeflected);
-      done.id = "deflected";
-      form.replaceWith(done);
-      panel.hidden = true;
-    }).catch(function () { /* the user can still submit the form */ });
+  function postJSON(url, body) {
+    return fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})
+      .then(function (r) { if (!r.ok) throw new Error(r.statusText); return r.json(); });
+  }
+
+  // "This solved my problem": the form is put away (not thrown away), with a way back to the article and, for a
+  // few seconds, an undo that brings the form back as it was.
+  function deflect(articleId, title, url) {
+    postJSON(form.dataset.deflectUrl, {article_id: articleId, query: query(), locale: form.dataset.locale,
+                                       session: form.elements.session.value, shown: shown, opened: opened})
+      .then(function (data) {
+        var done = el("div", "deflected");
+        done.id = "deflected";
+        done.setAttribute("role", "status");
+        done.appendChild(el("p", "", t.tDeflected));
+        var line = el("p", "", t.tBack + " ");
+        var back = el("a", "back-to-article", title);
+        back.href = url;
+        line.appendChild(back);
+        done.appendChild(line);
+        var undo = el("button", "undo", t.tUndo);
+        undo.type = "button";
+        done.appendChild(undo);
+        var expiry = setTimeout(function () { undo.remove(); }, UNDO_MS);
+        undo.addEventListener("click", function () {
+          clearTimeout(expiry);
+          postJSON(form.dataset.deflectUrl + "/" + data.id + "/undo", {session: form.elements.session.value})
+            .then(function () {
+              done.remove();
+              form.hidden = false;
+              panel.hidden = false;
+              var note = el("p", "notice", t.tUndone);
+              note.setAttribute("role", "status");
+              form.prepend(note);
+              subject.focus();
+            })
+            .catch(function () { undo.remove(); });
+        });
+        form.hidden = true;
+        panel.hidden = true;
+        form.after(done);
+        back.focus();
+      })
+      .catch(function () { /* the user can still submit the form */ });
   }
 
   function fetchSuggestions() {
