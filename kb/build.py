@@ -284,8 +284,14 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
     words: list[list[str] | None] = []
     to_embed: list[int] = []
     for article in p.articles:
-        if article.id in p.reuse:
-            chunks.extend(old.chunks[article.id])
+        kept = old.chunks.get(article.id) if article.id in p.reuse else None
+        if kept is not None and article.audience == "internal":
+            # An internal article's chunks are made again (there are few): what Insert puts into a reply and its
+            # internal notes (Chunk.reply, .internal) come from the chunker of this kb, not of the build reused.
+            fresh = chunk_article(article, settings.chunk_max_chars)
+            kept = fresh if [c.text for c in fresh] == [c.text for c in kept] else None
+        if kept is not None:
+            chunks.extend(kept)
             rows.extend(old.vectors[article.id])
             words.extend(old.words[article.id])
         else:

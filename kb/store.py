@@ -69,6 +69,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 CHUNK_FIELDS = [f.name for f in dataclasses.fields(Chunk)]
+CHUNK_REQUIRED = 11  # the fields every build has (id … tags); the later ones have defaults
 
 
 @dataclass(frozen=True)
@@ -490,9 +491,11 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     files.check_sizes()
     try:
         table = json.loads(files.text(CHUNKS))
-        if table["fields"] != CHUNK_FIELDS:
-            raise ValueError(f"chunk fields {table['fields']} are not {CHUNK_FIELDS}")
-        chunks = [Chunk(*row[:4], tuple(row[4]), *row[5:10], tuple(row[10])) for row in zip(*table["columns"])]
+        fields = table["fields"]
+        # A build made before the last fields (reply, internal) existed has their defaults.
+        if fields != CHUNK_FIELDS[: len(fields)] or len(fields) < CHUNK_REQUIRED:
+            raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
+        chunks = [Chunk(*row[:4], tuple(row[4]), *row[5:10], tuple(row[10]), *row[11:]) for row in zip(*table["columns"])]
         articles = {a["id"]: Article.from_dict(a) for a in json.loads(files.text(ARTICLES))}
         pages = {aid: Page.from_dict(p) for aid, p in json.loads(files.text(PAGES)).items()}
         listings = json.loads(files.text(LISTINGS))

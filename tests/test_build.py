@@ -245,3 +245,30 @@ def test_a_build_of_the_previous_format_is_refused_for_serving_and_rebuilt_witho
     (build / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match=r"index format 4 but this kb reads 6; run: kb build --full"):
         load_snapshot(build)
+
+
+def test_an_internal_articles_chunks_from_an_older_build_get_their_reply_without_reembedding(built, embedder, kb_dir, monkeypatch):
+    """A build made before Chunk.reply/.internal existed has them empty: the next build makes an internal
+    article's chunks again (keeping their vectors), so that Insert never takes a template's internal notes."""
+    import dataclasses
+
+    import kb.build
+
+    real = kb.build.load_snapshot
+
+    def older(*args, **kwargs):  # what a build of an older kb loads as: no reply, no internal notes
+        snap = real(*args, **kwargs)
+        return dataclasses.replace(snap, chunks=[dataclasses.replace(c, reply="", internal="") for c in snap.chunks])
+
+    monkeypatch.setattr(kb.build, "load_snapshot", older)
+    (kb_dir / "lost-2fa-en.md").write_text((kb_dir / "lost-2fa-en.md").read_text(encoding="utf-8") + "\nOne more line.\n",
+                                           encoding="utf-8")
+    counting = CountingEmbedder(embedder)
+    report = build_index(built, embedder=counting)
+    monkeypatch.undo()
+    snap = load_current(built.index_dir)
+    # only the edited article was embedded again: the SOP kept its vectors
+    assert report.published and report.reembedded == 1
+    assert report.chunks_embedded == sum(c.article_id == "lost-2fa-en" for c in snap.chunks)
+    reply = next(c for c in snap.chunks if c.article_id == "sop-freeze-account-en" and c.heading == "Reply to the user")
+    assert "SEC-ONCALL" in reply.internal and reply.reply.startswith("We froze your account")
