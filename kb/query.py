@@ -23,9 +23,8 @@ from .snippet import Terms
 # What one query may cost (issue 14: a 500-character Han query took a second of CPU, mostly in the encoder, whose
 # cost grows with its input). A longer query (a pasted ticket) is still accepted; only its start is read this far.
 ENCODED_TOKENS = 32  # about what the encoder reads: one token a CJK character, one per four other characters
-TOKENIZED_CHARS = 300  # BM25 words are taken from this many first characters...
-TERMS = 160  # ...and at most this many of them, in the query's order
-HEAD_CHARS = 200  # glossary concepts and snippet terms are looked for in this many first characters
+ANALYSED_TOKENS = 64  # BM25 words, glossary concepts and snippet terms come from this much of the query's start...
+TERMS = 160  # ...and at most this many BM25 words, in the query's order
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
 
@@ -74,13 +73,14 @@ def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None =
     """Analyse a query; `embedder` None skips the vector (BM25 only); `identifiers` are those of the chunks
     `audience` may see (the public ones' for a public search)."""
     found = tuple(identifiers.known(find_identifiers(text))) if identifiers is not None else ()
-    tokens = tuple(tokenize(f"{text[:TOKENIZED_CHARS]} {expansion_text(found)}"))[:TERMS]
+    lead = head(text, ANALYSED_TOKENS)
+    tokens = tuple(tokenize(f"{lead} {expansion_text(found)}"))[:TERMS]
     vector = embedder.encode_queries([head(text)])[0] if embedder is not None else None
-    concepts = tuple(glossary.concepts_in(text[:HEAD_CHARS])) if glossary is not None else ()
+    concepts = tuple(glossary.concepts_in(lead)) if glossary is not None else ()
     # Single characters of the terms (提, き) are left out: they match almost anything.
     by_locale = {loc: tuple(dict.fromkeys(t for t in tokenize(" ".join(glossary.terms(list(concepts), loc))) if len(t) > 1))
                  for loc in LOCALES} if concepts else {}
     extra = [t for words in by_locale.values() for t in words]
     expanded = tokens + tuple(t for t in dict.fromkeys(extra) if t not in set(tokens))
-    return Query(text, locale, detect_locale(text), tokens, found, match_terms(text[:HEAD_CHARS]), vector, concepts, expanded,
+    return Query(text, locale, detect_locale(text), tokens, found, match_terms(lead), vector, concepts, expanded,
                  {loc: words for loc, words in by_locale.items() if words}, audience)

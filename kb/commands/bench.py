@@ -188,7 +188,8 @@ def query_cost(settings, queries: list[str], n: int = 20) -> dict:
         if pool:
             sep = " " if name == "latin" else ""
             sets[f"{longest}-char {name}"] = [sep.join(rnd.choice(pool) for _ in range(longest))[:longest] for _ in range(n)]
-    searcher.search("warm up")
+    for warm in ("warm up", "充值未到账", "입금", "入金"):  # the segmenter's dictionary and first-call costs
+        searcher.search(warm)
     out = {}
     for name, qs in sets.items():
         costs = []
