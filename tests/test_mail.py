@@ -1,19 +1,28 @@
 """E-mail both ways and the requester's follow-up (webapp.mail, webapp.followup): a real SMTP server (aiosmtpd)
 receives the acknowledgement and the agent's reply; the signed link in them opens the requester's page; without
 SMTP the outbox keeps the mails; a failed send is retried (the sender's step, called with the time) and shown."""
+import dataclasses
 import re
+import shutil
+import smtplib
+import ssl
 import string
+import subprocess
 import time
+from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
 from browser import OUTPUT as OUTPUT_DIR
-from conftest import AGENT_TOKEN
+from conftest import AGENT_TOKEN, missing_tool
 from kb.config import SettingsError
-from smtp import SMTPServer, free_port
+from smtp import Inbox, SMTPServer, free_port
 from webapp import db, mail
 from webapp.i18n import STRINGS
 
@@ -227,6 +236,7 @@ def test_without_smtp_the_outbox_keeps_the_mails_and_the_agent_view_says_mail_is
     assert [(o["kind"], o["status"], o["attempts"], o["next_attempt_at"]) for o in mails] == [
         ("ack", "off", 0, None), ("reply", "off", 0, None)]
     assert mails[1]["in_reply_to"] == mails[0]["message_id"] and "SEPA deposits are free." in mails[1]["body"]
+    assert LINK.search(mails[0]["body"]).group(1).startswith("http://localhost/support/followup/")
     detail = agent.get(f"/agent/requests/{rid}").get_data(as_text=True)
     assert 'id="mail-off"' in detail and "Mail is off" in detail and "SEPA deposits are free." in detail
     page = agent.get("/agent/outbox").get_data(as_text=True)
@@ -304,6 +314,56 @@ def test_a_store_failure_while_queueing_never_fails_the_request(app, monkeypatch
     assert client.get(f"/support/requests/{rid}").status_code == 200
     with app.app_context():
         assert db.get_request(rid) is not None and db.mails(request_id=rid) == []
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (openssl), trusted by the client through SSL_CERT_FILE."""
+    openssl = shutil.which("openssl") or missing_tool("openssl is not installed (apt-get install openssl)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
+def test_starttls_and_smtps_log_in_over_verified_tls(scheme, certificate, monkeypatch):
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login, auth_data.password) == (b"desk@example.com", b"p:ss w0rd")
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 235 or 535
+
+    inbox, port = Inbox(), free_port()
+    # aiosmtpd does not count implicit TLS (smtps) as TLS: there it offers AUTH only when it does not insist on TLS
+    starttls = scheme == "smtp+starttls"
+    options = {"authenticator": authenticator, "auth_required": starttls, "auth_require_tls": starttls}
+    if scheme == "smtps":
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=server_tls, **options)
+    else:
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=server_tls, require_starttls=True,
+                                **options)
+    controller.start()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        config = mail.parse_smtp_url(f"{scheme}://desk%40example.com:p%3Ass%20w0rd@127.0.0.1:{port}")
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = FROM, "tls@example.com", f"over {scheme}"
+        message.set_content("sent over TLS after logging in")
+        mail.smtp_send(config, message)
+        assert inbox.wait_for("tls@example.com")[0].message["Subject"] == f"over {scheme}"
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            mail.smtp_send(dataclasses.replace(config, password="wrong"), message)
+        assert mail.describe_error(refused.value) == ("SMTPAuthenticationError 535", False)  # failed at once
+        monkeypatch.delenv("SSL_CERT_FILE")
+        with pytest.raises(ssl.SSLCertVerificationError):  # a certificate nobody vouches for is refused
+            mail.smtp_send(config, message)
+    finally:
+        controller.stop()
 
 
 @pytest.mark.parametrize("url, scheme, host, port, user, password", [
