@@ -13,7 +13,8 @@ from .errors import KBError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # KB_RATE_LIMITS' default: generous for a busy help desk behind one office address, tight for guessing.
-DEFAULT_RATE_LIMITS = "login=10/minute;50/hour, bearer=20/minute;100/hour, search=600/minute, suggest=600/minute, write=60/hour"
+DEFAULT_RATE_LIMITS = ("login=10/minute;50/hour, bearer=20/minute;100/hour, search=600/minute, suggest=600/minute, "
+                       "write=60/hour, email=10/hour")
 
 # Locales an article may declare; the first is the fallback for the UI.
 LOCALES = ("en", "zh-CN", "ko", "ja")
@@ -79,7 +80,8 @@ class Settings:
         DEFAULT_RATE_LIMITS,
         "Limits per client (IP address), 'group=N/period;N/period' comma-separated: login and bearer count failed "
         "attempts only; search covers the search page, /api/search and /api/articles; suggest the ticket form's "
-        "suggestions and deflections; write tickets, votes and agent feedback. off = no limits (benchmarks, load tests).")
+        "suggestions and deflections; write tickets, votes and agent feedback; email the tickets of one e-mail "
+        "address, from any client. off = no limits (benchmarks, load tests).")
     rate_limit_storage: str = _setting(
         "memory://", "Where the rate-limit counters live: memory:// (per process) or a shared store such as "
         "redis://host:6379 when several processes or machines serve.")

@@ -1,17 +1,18 @@
 """The agent view (behind login): request queue, suggestions with internal articles, reply box, feedback."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from kb.suggest import suggest
 
-from . import db
+from . import db, desk
 from .auth import agent_required, check_login, current_agent, end_session, safe_next, start_session
 from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, strip_unstorable, text_param
 from .state import searcher, settings, state
 from .views import log_response
 
 bp = Blueprint("agent", __name__)
+bp.add_app_template_filter(desk.age, "age")
 
 
 @bp.route("/agent/login", methods=["GET", "POST"])
@@ -38,11 +39,34 @@ def logout():
 @bp.get("/agent/")
 @agent_required
 def queue():
-    status = request.args.get("status") or "open"
-    if status not in (*db.STATUSES, "all"):
-        raise ParamError("status", f"use one of {', '.join((*db.STATUSES, 'all'))}")
-    return render_template("agent_queue.html", requests=db.queue(None if status == "all" else status), status=status,
-                           agent=current_agent())
+    """The queue: urgent open requests pinned on the first page, the rest in pages (webapp.desk), filters, search."""
+    return render_template("agent_queue.html", **desk.page(request.args, current_agent()), agent=current_agent(),
+                           categories=sorted(searcher().snapshot.categories.values(), key=lambda c: c.order))
+
+
+@bp.post("/agent/requests/<int:request_id>/assign")
+@agent_required
+def assign(request_id: int):
+    """`action`: `me` (take an unassigned request), `take` (take it over from another agent), `release`."""
+    if db.get_request(request_id) is None:
+        abort(404, description=f"no request #{request_id}")
+    data = json_object() if request.is_json else request.form
+    action, me = data.get("action") or "me", current_agent()
+    if action == "me":  # only if nobody holds it: two agents clicking at once do not both get it
+        done, now = db.assign(request_id, me, only_from=(None, me)), me
+    elif action == "take":
+        done, now = db.assign(request_id, me), me
+    elif action == "release":
+        done, now = db.assign(request_id, None, only_from=(None, me)), None
+    else:
+        raise ParamError("action", "use 'me', 'take' or 'release'")
+    holder = (db.get_request(request_id) or {}).get("assigned_to")
+    message = (f"Request #{request_id} is assigned to you." if now else f"Request #{request_id} is unassigned.") \
+        if done else f"Request #{request_id} is assigned to {holder}: take it over to work on it."
+    if request.is_json:
+        return jsonify(ok=done, assigned_to=holder, message=message), 200 if done else 409
+    flash(message)
+    return redirect(safe_next(data.get("next")) or url_for("agent.queue"))
 
 
 @bp.get("/agent/requests/<int:request_id>")

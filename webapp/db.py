@@ -9,6 +9,7 @@ import math
 import os
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ requests = sa.Table(
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("email", sa.Text, nullable=False),
-    sa.Column("locale", sa.String(16)),
+    sa.Column("locale", sa.String(16)),  # the language the request is written in (kb.lang.text_locale)
     sa.Column("chosen_category", sa.String(64)),
     sa.Column("category", sa.String(64)),
     sa.Column("urgency", sa.String(16), nullable=False),
@@ -37,6 +38,13 @@ requests = sa.Table(
     sa.Column("opened", sa.Text, nullable=False, default="[]"),
     sa.Column("session", sa.String(64)),
     sa.Column("reply", sa.Text),
+    sa.Column("ui_locale", sa.String(16)),  # the interface's language when it was filed
+    sa.Column("assigned_to", sa.String(64)),  # the agent who took it; NULL: unassigned
+    # the queue's order (0 urgent, 1 high, 2 normal), stored so that an index can serve the queue's keyset pages
+    sa.Column("urgency_rank", sa.SmallInteger, nullable=False, server_default="2"),
+    sa.Index("ix_requests_queue", "status", "urgency_rank", "created_at", "id"),
+    sa.Index("ix_requests_rank", "urgency_rank", "created_at", "id"),
+    sa.Index("ix_requests_assigned_to", "assigned_to"),
 )
 
 deflections = sa.Table(
@@ -160,9 +168,15 @@ def _insert(table: sa.Table, **values: Any) -> int:
         return int(conn.execute(table.insert().values(**values)).inserted_primary_key[0])
 
 
+URGENCY_RANK = {"urgent": 0, "high": 1}  # else 2: normal
+URGENCIES = ("urgent", "high", "normal")
+
+
 def create_request(**fields: Any) -> int:
     now = time.time()
-    return _insert(requests, created_at=now, updated_at=now, status="open", **fields)
+    fields.setdefault("created_at", now)
+    return _insert(requests, updated_at=now, status="open", urgency_rank=URGENCY_RANK.get(fields.get("urgency"), 2),
+                   **fields)
 
 
 def get_request(request_id: int) -> dict[str, Any] | None:
@@ -172,14 +186,131 @@ def get_request(request_id: int) -> dict[str, Any] | None:
         return _row(conn.execute(sa.select(requests).where(requests.c.id == request_id)).first())
 
 
+_KEY = (requests.c.urgency_rank, requests.c.created_at, requests.c.id)
+
+
+def _key(row: dict[str, Any]) -> str:
+    return f"{row['urgency_rank']}:{row['created_at']!r}:{row['id']}"
+
+
+def parse_cursor(cursor: str) -> tuple[int, float, int]:
+    """A page cursor (urgency rank, created_at, id) from its text; ValueError if it is not one."""
+    rank, created, request_id = cursor.split(":")
+    key = int(rank), float(created), int(request_id)
+    if key[0] not in (0, 1, 2) or not math.isfinite(key[1]) or not 0 < key[2] <= MAX_ID:
+        raise ValueError(cursor)
+    return key
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue shows. Every field narrows it; None means any."""
+    status: str | None = "open"
+    urgency: str | None = None
+    category: str | None = None
+    locale: str | None = None
+    older_than: float | None = None  # seconds: only requests filed at least this long ago
+    search: str | None = None  # in subject, description or e-mail (case-insensitive), or the request number
+    assigned_to: str | None = None  # an agent's name
+    unassigned: bool = False
+
+    def where(self, now: float) -> list:
+        c = requests.c
+        clauses = []
+        if self.status:
+            clauses.append(c.status == self.status)
+        if self.urgency:
+            clauses.append(c.urgency_rank == URGENCY_RANK.get(self.urgency, 2))
+        if self.category:
+            clauses.append(c.category == self.category)
+        if self.locale:
+            clauses.append(c.locale == self.locale)
+        if self.older_than is not None:
+            clauses.append(c.created_at <= now - self.older_than)
+        if self.assigned_to:
+            clauses.append(c.assigned_to == self.assigned_to)
+        if self.unassigned:
+            clauses.append(c.assigned_to.is_(None))
+        if self.search:
+            # LIKE with the user's % and _ taken literally; ilike is ILIKE on PostgreSQL, lower() LIKE lower() on
+            # SQLite (which folds ASCII letters only: CJK has no case, accented Latin letters must match as typed)
+            pattern = "%" + self.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            found = [col.ilike(pattern, escape="\\") for col in (c.subject, c.description, c.email)]
+            number = self.search.lstrip("#")
+            if number.isascii() and number.isdigit() and 0 < int(number) <= MAX_ID:
+                found.append(c.id == int(number))
+            clauses.append(sa.or_(*found))
+        return clauses
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    pinned: list[dict[str, Any]]  # urgent open requests: all of them, on the first page only
+    rows: list[dict[str, Any]]  # the page of the others
+    first: bool  # no page before this one
+    next: str | None  # cursor of the next page's `after`
+    prev: str | None  # cursor of the previous page's `before`
+
+
+def queue_page(f: QueueFilter, after: str | None = None, before: str | None = None, limit: int = 50,
+               now: float | None = None) -> QueuePage:
+    """One page of the queue: most urgent first, then the longest waiting. Keyset paging on (urgency rank,
+    created_at, id): a page starts after (or ends before) the cursor's row, so rows filed or changed between two
+    pages never make a page repeat or skip a row that was there. Urgent open requests are pinned above the
+    first page, however many there are; the pages hold the rest."""
+    now = time.time() if now is None else now
+    where = f.where(now)
+    pinned_clause = sa.and_(requests.c.status == "open", requests.c.urgency_rank == 0)
+    query = sa.select(requests).where(*where, sa.not_(pinned_clause))
+    if before is not None:
+        query = query.where(sa.tuple_(*_KEY) < sa.tuple_(*parse_cursor(before))).order_by(*(k.desc() for k in _KEY))
+    else:
+        if after is not None:
+            query = query.where(sa.tuple_(*_KEY) > sa.tuple_(*parse_cursor(after)))
+        query = query.order_by(*_KEY)
+    with engine().connect() as conn:
+        rows = [_row(r) for r in conn.execute(query.limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if before is not None:
+        if not more:  # back at the start: the first page as it is now (with the pinned requests)
+            return queue_page(f, limit=limit, now=now)
+        rows.reverse()
+        return QueuePage(pinned=[], rows=rows, first=False, next=_key(rows[-1]), prev=_key(rows[0]))
+    pinned: list[dict[str, Any]] = []
+    if after is None:
+        with engine().connect() as conn:
+            pinned = [_row(r) for r in conn.execute(sa.select(requests).where(*where, pinned_clause).order_by(*_KEY))]
+    return QueuePage(pinned=pinned, rows=rows, first=after is None, next=_key(rows[-1]) if more else None,
+                     prev=None if after is None else _key(rows[0]) if rows else after)  # past the end: back to it
+
+
+def count_urgent_open() -> int:
+    with engine().connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(requests).where(
+            requests.c.status == "open", requests.c.urgency_rank == 0)).scalar() or 0)
+
+
 def queue(status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Requests, most urgent first, newest first within an urgency."""
-    urgency_rank = sa.case((requests.c.urgency == "urgent", 0), (requests.c.urgency == "high", 1), else_=2)
-    query = sa.select(requests).order_by(urgency_rank, requests.c.created_at.desc(), requests.c.id.desc()).limit(limit)
+    """Requests in the queue's order (most urgent first, then the longest waiting), without paging."""
+    query = sa.select(requests).order_by(*_KEY).limit(limit)
     if status:
         query = query.where(requests.c.status == status)
     with engine().connect() as conn:
         return [_row(r) for r in conn.execute(query)]
+
+
+def assign(request_id: int, agent: str | None, *, only_from: tuple[str | None, ...] | None = None) -> bool:
+    """Set who handles a request (None: nobody). With `only_from`, only while it is held by one of those (None:
+    unassigned), in one statement, so that two agents taking the same request at once cannot both get it."""
+    query = requests.update().where(requests.c.id == request_id)
+    if only_from is not None:
+        held = [requests.c.assigned_to == a for a in only_from if a is not None]
+        if None in only_from:
+            held.append(requests.c.assigned_to.is_(None))
+        query = query.where(sa.or_(*held))
+    with engine().begin() as conn:
+        return conn.execute(query.values(assigned_to=agent, updated_at=time.time())).rowcount == 1
 
 
 def update_request(request_id: int, **fields: Any) -> None:

@@ -1,15 +1,19 @@
 """Before the ticket: the request form with live suggestions, deflections, and /api/suggest."""
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 import secrets
+import time
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, render_template_string, request, session, url_for
 
+from kb.lang import text_locale
 from kb.suggest import Suggestions, request_query, suggest
 
-from . import db
+from . import db, ratelimit
 from .i18n import ui_locale
 from .params import ParamError, json_object, locale_param, strip_unstorable, text_param
 from .state import searcher, settings, state
@@ -110,7 +114,14 @@ def submit_request():
     if errors:
         return render_template("ticket_form.html", form=kept, errors=errors, session_id=form_session or "",
                                categories=_categories()), 400
-    locale = ui_locale()
+    # one requester's flood is refused before it reaches the queue, whichever clients it comes from
+    email_key = hashlib.sha256(values["email"].lower().encode()).hexdigest()[:32]  # no address in the counters
+    if ratelimit.over_limit("email", email_key):
+        return _limited(kept, form_session, "email", ratelimit.retry_after("email", email_key))
+    # the request's language is its text's (a Chinese request from the English interface is zh-CN); too short or
+    # mixed to tell: the interface's. The search below detects the query's language itself for the triage.
+    ui = ui_locale()
+    locale = text_locale(f"{values['subject']}\n{values['description']}", fallback=ui)
     result = suggest(searcher(), state().urgent, values["subject"], values["description"],
                      locale=None, audience="public", min_confidence=settings().ticket_min_confidence,
                      chosen_category=category)
@@ -118,6 +129,7 @@ def submit_request():
         # no form session on the request: the search log's rows of this form must not lead to its e-mail address
         request_id = db.create_request(
             subject=values["subject"], description=values["description"], email=values["email"], locale=locale,
+            ui_locale=ui,
             chosen_category=category, category=result.triage.category, urgency=result.triage.urgency,
             urgent_topics=result.triage.urgent_topics, shown=_form_ids(form, "shown"), opened=_form_ids(form, "opened"),
         )
@@ -125,6 +137,7 @@ def submit_request():
         health().failed("new request", exc)
         return _store_down(kept, form_session), 503
     health().succeeded()
+    ratelimit.count("email", email_key)
     if form_session:
         best_effort("search-log outcome", db.log_outcome, form_session, "filed")
     session.setdefault("my_requests", [])
@@ -155,6 +168,51 @@ _STORE_DOWN_PAGE = """{% extends "ticket_form.html" %}
 def _store_down(form: dict, form_session: str | None) -> str:
     return render_template_string(_STORE_DOWN_PAGE, form=form, errors={}, session_id=form_session or "",
                                   categories=_categories(), store_down=STORE_DOWN.get(ui_locale(), STORE_DOWN["en"]))
+
+
+# Over a limit: the form again with the user's text and why nothing was filed (429, Retry-After), never a bare
+# error page that loses what was typed.
+LIMITED = {
+    "client": {
+        "en": "You have sent many requests in a short time, so this one was not filed. Your text is still below: "
+              "please submit it again in about {minutes} minutes.",
+        "zh-CN": "你在短时间内提交了过多工单，本次工单未提交。你填写的内容仍保留在下方，请在约 {minutes} 分钟后再提交。",
+        "ko": "짧은 시간에 너무 많은 요청을 보내셔서 이번 요청은 접수되지 않았습니다. 작성하신 내용은 아래에 그대로 있습니다. "
+              "약 {minutes}분 후에 다시 제출해 주세요.",
+        "ja": "短時間に多くのリクエストが送信されたため、今回のリクエストは受け付けられませんでした。入力内容は下に残っています。"
+              "約{minutes}分後にもう一度送信してください。",
+    },
+    "email": {
+        "en": "This e-mail address has filed many requests recently, so this one was not filed. Your text is still "
+              "below: please submit it again in about {minutes} minutes.",
+        "zh-CN": "该邮箱最近提交了过多工单，本次工单未提交。你填写的内容仍保留在下方，请在约 {minutes} 分钟后再提交。",
+        "ko": "이 이메일 주소로 최근 너무 많은 요청이 접수되어 이번 요청은 접수되지 않았습니다. 작성하신 내용은 아래에 그대로 "
+              "있습니다. 약 {minutes}분 후에 다시 제출해 주세요.",
+        "ja": "このメールアドレスから最近多くのリクエストが送信されたため、今回のリクエストは受け付けられませんでした。"
+              "入力内容は下に残っています。約{minutes}分後にもう一度送信してください。",
+    },
+}
+_LIMITED_PAGE = """{% extends "ticket_form.html" %}
+{% block content %}<p class="field-error" id="rate-limited" role="alert">{{ limited }}</p>{{ super() }}{% endblock %}"""
+
+
+def _limited(form: dict, form_session: str | None, kind: str, retry_after: float):
+    messages = LIMITED[kind]
+    text = messages.get(ui_locale(), messages["en"]).format(minutes=max(1, math.ceil(retry_after / 60)))
+    page = render_template_string(_LIMITED_PAGE, form=form, errors={}, session_id=form_session or "",
+                                  categories=_categories(), limited=text)
+    return page, 429, {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
+@bp.errorhandler(429)
+def too_many(exc):
+    """The per-client limit of the `write` group (webapp.ratelimit) on the form: the form again, filled in."""
+    if request.endpoint != "tickets.submit_request":  # the JSON APIs: the app's error shape
+        return jsonify(ok=False, error=exc.description, status=429), 429
+    form = {key: strip_unstorable(value) for key, value in request.form.items()}
+    current = state().limiter.current_limit
+    wait = current.reset_at - time.time() if current else 60
+    return _limited(form, form.get("session", "")[:64].strip() or None, "client", wait)
 
 
 @bp.get("/support/requests/<int:request_id>")
