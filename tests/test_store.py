@@ -4,6 +4,7 @@ import errno
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,8 @@ def test_fallback_never_loads_an_unpublished_build(built, kb_dir, embedder, tmp_
     older = current_build(built.index_dir)
     live = rebuild(built, kb_dir, embedder, 1)
     edit(kb_dir / f"{SOP}.md", "audience: internal", "audience: public")
+    sop = kb_dir / f"{SOP}.md"  # without its internal note, which the build refuses in a public article
+    sop.write_text(re.sub(r"^::: internal\n.*?^:::\n", "", sop.read_text(encoding="utf-8"), flags=re.S | re.M), encoding="utf-8")
     unpublished = killed_before_publish(built)
     assert unpublished.name > live.name and current_build(built.index_dir) == live
     (live / "chunks.json").write_text("", encoding="utf-8")
