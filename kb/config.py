@@ -92,6 +92,13 @@ class Settings:
     public_url: str = _setting(
         "", "The help center's public address (https://help.example.com): links to copy are built from it, never from "
         "the Host header; https turns on Secure cookies and HSTS.")
+    smtp_url: str = _setting(
+        "", "SMTP server for the requester's mail (acknowledgement, agent replies): smtp://host:port | "
+        "smtp+starttls://user:pass@host:587 | smtps://user:pass@host:465; empty = mail is off (kept in the outbox).")
+    mail_from: str = _setting("", "From address of the requester's mail (Coinharbor Support <support@example.com>); "
+                              "required with smtp_url.")
+    followup_days: float = _setting(30.0, "The follow-up link in a mail opens the request for this many days after "
+                                    "the mail was written.", low=0.01, high=3650)
     secret_key: str = _setting("", "Key that signs session cookies; empty = a random key kept in secret-key next to db_path.")
     max_query_chars: int = _setting(500, "Longest search query accepted (pages and API), in characters.", low=1, high=10_000)
     max_request_bytes: int = _setting(64 * 1024, "Largest request body accepted, in bytes (larger: 413).", low=1024)

@@ -15,7 +15,7 @@ from kb.lexical import warm_up_in_background
 from kb.live import LiveIndex
 from kb.triage import UrgentRules
 
-from . import auth, db, i18n, ratelimit, security
+from . import auth, db, i18n, mail, ratelimit, security
 from .state import KBState
 
 
@@ -27,6 +27,11 @@ def split_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict
         name = key.lower()[3:] if key.upper().startswith("KB_") else key.lower()
         (kb_values if name in known else flask_values)[name if name in known else key] = value
     return kb_values, flask_values
+
+
+def wants_json() -> bool:
+    """An error for a script (the APIs, /healthz, a fetch that sent JSON) is JSON; a page's is a page."""
+    return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | None = None) -> Flask:
@@ -65,11 +70,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     auth.init_app(app)
     security.init_app(app)
     ratelimit.init_app(app)
+    mail.init_app(app)  # the requester's mail: settings checked, follow-up pages and outbox, the sender thread
     app.jinja_env.globals["public_base"] = security.public_base(settings)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if request.path.startswith("/api/") or request.path == "/healthz":
+        if wants_json():
             body = {"ok": False, "error": exc.description, "status": exc.code}
             if getattr(exc, "parameter", None):
                 body["parameter"] = exc.parameter
@@ -79,7 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s", request.path)
-        if request.path.startswith("/api/") or request.path == "/healthz":
+        if wants_json():
             return jsonify(ok=False, error="internal error; it has been logged", status=500), 500
         return render_template("error.html", code=500, message="Something went wrong on our side."), 500
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
+from kb.reply import fill, request_values
 from kb.suggest import suggest
 
 from . import db, desk
 from .auth import agent_required, check_login, current_agent, end_session, safe_next, start_session
+from .mail import mailer
 from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, strip_unstorable, text_param
 from .state import searcher, settings, state
 from .views import log_response
@@ -77,8 +79,11 @@ def detail(request_id: int):
         abort(404, description=f"no request #{request_id}")
     result = suggest(searcher(), state().urgent, req["subject"], req["description"],
                      audience="all", min_confidence=settings().agent_min_confidence, k=8)
+    # what Insert puts into the reply: customer-facing text only, the request's own values in the placeholders
+    values = request_values(req, current_agent())
+    passages = {h.id: fill(h.sections[0].reply, values)[0] for h in result.hits}
     return render_template("agent_request.html", req=req, result=result, feedback=db.feedback_for(request_id),
-                           agent=current_agent())
+                           agent=current_agent(), passages=passages, values=values, statuses=db.STATUSES)
 
 
 @bp.post("/agent/requests/<int:request_id>/feedback")
@@ -98,16 +103,48 @@ def feedback(request_id: int):
     return redirect(url_for("agent.detail", request_id=request_id))
 
 
+def _status(data) -> str:
+    status = data.get("status") or "answered"  # sending a reply answers the request unless the agent says otherwise
+    if status not in db.STATUSES:
+        raise ParamError("status", f"use one of {', '.join(db.STATUSES)}")
+    return status
+
+
+@bp.post("/agent/requests/<int:request_id>/status")
+@agent_required
+def set_status(request_id: int):
+    """Change a request's status without touching its reply (the agent view's status menu, by fetch)."""
+    if db.get_request(request_id) is None:
+        abort(404, description=f"no request #{request_id}")
+    data = json_object() if request.is_json else request.form
+    status = data.get("status")
+    if status not in db.STATUSES:
+        raise ParamError("status", f"use one of {', '.join(db.STATUSES)}")
+    db.update_request(request_id, status=status)
+    if request.is_json:
+        return jsonify(ok=True, status=status)
+    flash(f"Request #{request_id} is now {status}.")
+    return redirect(url_for("agent.detail", request_id=request_id))
+
+
 @bp.post("/agent/requests/<int:request_id>/reply")
 @agent_required
 def reply(request_id: int):
     if db.get_request(request_id) is None:
         abort(404, description=f"no request #{request_id}")
-    text = text_param(request.form, "reply", 20000, required=False)
-    status = request.form.get("status") or "answered"
-    if status not in db.STATUSES:
-        raise ParamError("status", f"use one of {', '.join(db.STATUSES)}")
+    data = json_object() if request.is_json else request.form
+    text = text_param(data, "reply", 20000, required=False)
+    status = _status(data)
+    left = fill(text, {})[1]
+    if left and not data.get("confirm_placeholders"):
+        raise ParamError("reply", "placeholders not filled: " + ", ".join("{%s}" % name for name in left)
+                         + "; replace them, or confirm that they stay")
     db.update_request(request_id, reply=text, status=status)
+    mailer().agent_replied(request_id, text, current_agent())  # the thread, and the reply's mail (webapp.mail)
+    message = f"Reply saved. Request #{request_id} is now {status}."
+    if request.is_json:
+        return jsonify(ok=True, status=status, message=message)
+    flash(message)
     return redirect(url_for("agent.detail", request_id=request_id))
 
 

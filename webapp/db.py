@@ -365,6 +365,20 @@ def log_outcome(session: str, outcome: str, article_id: str | None = None) -> No
                 conn.execute(search_log.update().where(search_log.c.id == last).values(clicked_id=article_id))
 
 
+def undo_deflection(deflection_id: int, session: str, within_seconds: float) -> bool:
+    """Take back a "this solved my problem" of the same form session, made within the last `within_seconds`:
+    the deflection row goes, the session's ticket-form rows lose their outcome. False when there is none."""
+    with engine().begin() as conn:
+        row = conn.execute(sa.select(deflections.c.created_at).where(
+            deflections.c.id == deflection_id, deflections.c.session == session)).first()
+        if row is None or time.time() - row.created_at > within_seconds:
+            return False
+        conn.execute(deflections.delete().where(deflections.c.id == deflection_id))
+        conn.execute(search_log.update().where(search_log.c.session == session, search_log.c.surface == "ticket",
+                                               search_log.c.outcome == "deflected").values(outcome=None, clicked_id=None))
+    return True
+
+
 def record_vote(article_id: str, helpful: bool, comment: str | None, locale: str | None) -> int:
     return _insert(article_votes, article_id=article_id, helpful=helpful, comment=scrub(comment), locale=locale)
 
@@ -414,3 +428,104 @@ def touch_session(session_hash: str, now: float) -> None:
 def close_session(session_hash: str) -> None:
     with engine().begin() as conn:
         conn.execute(agent_sessions.delete().where(agent_sessions.c.id == session_hash))
+
+
+# The requester's thread and mail (webapp.mail, webapp.followup). The request itself is the thread's first message
+# (requests.description); `messages` holds what came after it: the agent's replies and the requester's follow-ups.
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("author", sa.String(16), nullable=False),
+    sa.Column("agent", sa.String(64)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("message_id", sa.String(255)),  # the Message-ID of the mail that carried it (an agent's reply)
+    sa.CheckConstraint("author IN ('requester', 'agent')", name="message_author"),
+)
+
+# Mail to requesters, sent by the background sender (webapp.mail.Sender); `off` = written while SMTP was not
+# configured, kept for agents to read. last_error holds an error class and SMTP code, never an address.
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("requests.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("message_id", sa.String(255), nullable=False),
+    sa.Column("in_reply_to", sa.String(255)),
+    sa.Column("refs", sa.Text),  # the References header: earlier Message-IDs of the thread, oldest first
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float),
+    sa.Column("sent_at", sa.Float),
+    sa.Column("last_error", sa.String(200)),
+    sa.CheckConstraint("kind IN ('ack', 'reply')", name="outbox_kind"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'off')", name="outbox_status"),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+MAIL_STATUSES = ("pending", "sent", "failed", "off")
+
+
+def add_message(request_id: int, author: str, body: str, agent: str | None = None,
+                message_id: str | None = None) -> int:
+    return _insert(messages, request_id=request_id, author=author, body=body, agent=agent, message_id=message_id)
+
+
+def messages_for(request_id: int) -> list[dict[str, Any]]:
+    query = sa.select(messages).where(messages.c.request_id == request_id).order_by(messages.c.id)
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def queue_mail(**fields: Any) -> int:
+    return _insert(outbox, **fields)
+
+
+def mails(request_id: int | None = None, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Outbox rows, newest first: one request's, or every request's (optionally of one status)."""
+    query = sa.select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if request_id is not None:
+        query = query.where(outbox.c.request_id == request_id)
+    if status:
+        query = query.where(outbox.c.status == status)
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def mail_counts() -> dict[str, int]:
+    query = sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+    with engine().connect() as conn:
+        return {status: int(n) for status, n in conn.execute(query)}
+
+
+def get_mail(mail_id: int) -> dict[str, Any] | None:
+    if not 0 < mail_id <= MAX_ID:
+        return None
+    with engine().connect() as conn:
+        return _row(conn.execute(sa.select(outbox).where(outbox.c.id == mail_id)).first())
+
+
+def due_mails(now: float, limit: int = 20) -> list[dict[str, Any]]:
+    query = (sa.select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+             .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))
+    with engine().connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def claim_mail(mail_id: int, seen_next_attempt_at: float, lease_until: float) -> bool:
+    """Take a due mail for one sender (of any process): true for exactly one of the senders that saw it due."""
+    with engine().begin() as conn:
+        return conn.execute(outbox.update().where(
+            outbox.c.id == mail_id, outbox.c.status == "pending", outbox.c.next_attempt_at == seen_next_attempt_at,
+        ).values(next_attempt_at=lease_until)).rowcount == 1
+
+
+def update_mail(mail_id: int, **fields: Any) -> None:
+    with engine().begin() as conn:
+        conn.execute(outbox.update().where(outbox.c.id == mail_id).values(**fields))

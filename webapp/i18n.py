@@ -21,12 +21,62 @@ STRINGS: dict[str, dict[str, str]] = {
         "category": "Topic", "choose": "Choose a topic (optional)", "email": "Your e-mail", "submit": "Submit request",
         "suggested": "These articles may answer your question", "solved": "This solved my problem",
         "no_match": "No article matches yet. Go on and submit your request; our team will answer.",
-        "deflected": "Glad it helped! No request was filed.", "request_received": "Request received",
+        "deflected": "Glad it helped! No request was filed.", "back_to_article": "Back to the article:", "undo": "Undo", "undone": "Undone: your request form is back.", "request_received": "Request received",
         "request_number": "Your request number is", "next_steps": "We answer by e-mail, usually within 4 hours and always within 24 hours. Account-security cases are answered first.",
         "emergency_contact": "Contact a human now", "read_section": "Read this section", "searching": "Looking for answers…",
         "was_helpful": "Was this article helpful?", "yes": "Yes", "no": "No", "comment": "Tell us more (optional)",
         "thanks_feedback": "Thank you for your feedback.",
         "showing_results_for": "Showing results for",
+        # the requester's mail and follow-up page (webapp.mail, webapp.followup)
+        "mail_subject": "[Coinharbor request #{number}] {subject}",
+        "mail_ack_body": (
+            "Hello,\n"
+            "\n"
+            "We received your request.\n"
+            "Request number: #{number}\n"
+            "Subject: {subject}\n"
+            "\n"
+            "{next_steps}\n"
+            "\n"
+            "Follow your request, add information or tell us it is solved:\n"
+            "{link}\n"
+            "This link works for {days} days. Please do not reply to this e-mail; use the link instead.\n"
+            "\n"
+            "Never share your password or 2FA codes with anyone, Coinharbor staff included.\n"
+            "\n"
+            "Coinharbor Support\n"
+        ),
+        "mail_reply_body": (
+            "Hello,\n"
+            "\n"
+            "Our support team has answered your request #{number} ({subject}):\n"
+            "\n"
+            "{reply}\n"
+            "\n"
+            "Reply, add information or tell us it is solved:\n"
+            "{link}\n"
+            "This link works for {days} days. Please do not reply to this e-mail; use the link instead.\n"
+            "\n"
+            "Coinharbor Support\n"
+        ),
+        "followup_title": "Your request",
+        "followup_status": "Status",
+        "status_open": "Open: our team will answer",
+        "status_answered": "Answered",
+        "status_closed": "Closed",
+        "followup_you": "You",
+        "followup_support": "Coinharbor Support",
+        "followup_add": "Add a message",
+        "followup_add_hint": "More details, or an answer to our question. Never include your password or 2FA codes.",
+        "followup_send": "Send",
+        "followup_solved": "This is solved",
+        "followup_sent": "Thank you. Your message was added; our team will answer.",
+        "followup_closed": "Glad it is solved! Your request is closed. If the problem comes back, write below and it opens again.",
+        "followup_empty": "Write a message first.",
+        "followup_expired": "This link has expired: the link in an e-mail works for {days} days. A newer e-mail about your request has a newer link; or submit a new request and mention your request number.",
+        "followup_invalid": "This link is not valid. Open it exactly as it is in our e-mail.",
+        "followup_link": "Follow your request, add information or tell us it is solved:",
+        "mail_off_note": "E-mail is switched off on this help center: no e-mail will come. Keep this link to follow your request.",
     },
     "zh-CN": {
         "site": "Coinharbor 帮助中心", "search_placeholder": "搜索问题，例如：充值未到账", "search": "搜索",
@@ -39,11 +89,61 @@ STRINGS: dict[str, dict[str, str]] = {
         "description_hint": "请说明发生了什么：币种、网络、数量、TXID、时间。切勿填写密码或谷歌验证码。",
         "category": "问题类型", "choose": "选择问题类型（可选）", "email": "你的邮箱", "submit": "提交工单",
         "suggested": "以下文章可能解决你的问题", "solved": "问题已解决", "no_match": "暂时没有匹配的文章，请继续提交工单，客服会尽快回复。",
-        "deflected": "很高兴帮到你！工单未提交。", "request_received": "工单已提交", "request_number": "你的工单编号是",
+        "deflected": "很高兴帮到你！工单未提交。", "back_to_article": "返回文章：", "undo": "撤销", "undone": "已撤销：工单表单已恢复。", "request_received": "工单已提交", "request_number": "你的工单编号是",
         "next_steps": "我们会通过邮件回复，通常 4 小时内，最晚 24 小时内。账户安全问题优先处理。",
         "emergency_contact": "立即联系人工客服", "read_section": "查看此部分", "searching": "正在查找答案…",
         "was_helpful": "这篇文章有帮助吗？", "yes": "有", "no": "没有", "comment": "补充说明（可选）", "thanks_feedback": "感谢你的反馈。",
         "showing_results_for": "以下是这些词的结果：",
+        # the requester's mail and follow-up page (webapp.mail, webapp.followup)
+        "mail_subject": "[Coinharbor 工单 #{number}] {subject}",
+        "mail_ack_body": (
+            "你好！\n"
+            "\n"
+            "我们已收到你的工单。\n"
+            "工单编号：#{number}\n"
+            "主题：{subject}\n"
+            "\n"
+            "{next_steps}\n"
+            "\n"
+            "通过以下链接查看工单进度、补充信息，或告诉我们问题已解决：\n"
+            "{link}\n"
+            "此链接 {days} 天内有效。请不要直接回复本邮件，请使用上面的链接。\n"
+            "\n"
+            "请勿向任何人（包括 Coinharbor 工作人员）透露你的密码或谷歌验证码。\n"
+            "\n"
+            "Coinharbor 客服团队\n"
+        ),
+        "mail_reply_body": (
+            "你好！\n"
+            "\n"
+            "客服已回复你的工单 #{number}（{subject}）：\n"
+            "\n"
+            "{reply}\n"
+            "\n"
+            "如需回复、补充信息，或告诉我们问题已解决，请打开：\n"
+            "{link}\n"
+            "此链接 {days} 天内有效。请不要直接回复本邮件，请使用上面的链接。\n"
+            "\n"
+            "Coinharbor 客服团队\n"
+        ),
+        "followup_title": "你的工单",
+        "followup_status": "状态",
+        "status_open": "处理中：客服会尽快回复",
+        "status_answered": "已回复",
+        "status_closed": "已关闭",
+        "followup_you": "你",
+        "followup_support": "Coinharbor 客服",
+        "followup_add": "补充留言",
+        "followup_add_hint": "补充更多信息，或回答客服的问题。切勿填写密码或谷歌验证码。",
+        "followup_send": "发送",
+        "followup_solved": "问题已解决",
+        "followup_sent": "谢谢！你的留言已添加，客服会尽快回复。",
+        "followup_closed": "很高兴问题已解决！工单已关闭。如果问题再次出现，在下方留言即可重新打开工单。",
+        "followup_empty": "请先填写留言内容。",
+        "followup_expired": "此链接已过期：邮件中的链接 {days} 天内有效。请使用有关此工单的最新邮件中的链接，或提交新工单并注明你的工单编号。",
+        "followup_invalid": "此链接无效。请完整打开邮件中的链接。",
+        "followup_link": "查看工单进度、补充信息，或告诉我们问题已解决：",
+        "mail_off_note": "本帮助中心未开启邮件通知，你不会收到邮件。请保存此链接，以便查看工单进度。",
     },
     "ko": {
         "site": "Coinharbor 고객센터", "search_placeholder": "질문을 검색하세요. 예: 입금 미반영", "search": "검색",
@@ -57,12 +157,62 @@ STRINGS: dict[str, dict[str, str]] = {
         "category": "문의 유형", "choose": "문의 유형 선택 (선택 사항)", "email": "이메일", "submit": "문의 접수",
         "suggested": "이 도움말이 답이 될 수 있어요", "solved": "문제가 해결됐어요",
         "no_match": "맞는 도움말이 아직 없어요. 문의를 접수해 주시면 담당자가 답변드립니다.",
-        "deflected": "도움이 되었다니 다행이에요! 문의는 접수되지 않았습니다.", "request_received": "문의가 접수되었습니다",
+        "deflected": "도움이 되었다니 다행이에요! 문의는 접수되지 않았습니다.", "back_to_article": "문서로 돌아가기:", "undo": "실행 취소", "undone": "취소했습니다. 문의 양식이 다시 열렸어요.", "request_received": "문의가 접수되었습니다",
         "request_number": "문의 번호", "next_steps": "이메일로 답변드리며, 보통 4시간 이내, 늦어도 24시간 이내에 답변합니다. 계정 보안 문의는 가장 먼저 처리합니다.",
         "emergency_contact": "지금 바로 상담원 연결", "read_section": "이 부분 읽기", "searching": "답변을 찾는 중…",
         "was_helpful": "이 도움말이 도움이 되었나요?", "yes": "예", "no": "아니요", "comment": "의견을 남겨 주세요 (선택 사항)",
         "thanks_feedback": "의견을 보내 주셔서 감사합니다.",
         "showing_results_for": "다음 검색어의 결과입니다:",
+        # the requester's mail and follow-up page (webapp.mail, webapp.followup)
+        "mail_subject": "[Coinharbor 문의 #{number}] {subject}",
+        "mail_ack_body": (
+            "안녕하세요.\n"
+            "\n"
+            "문의가 접수되었습니다.\n"
+            "문의 번호: #{number}\n"
+            "제목: {subject}\n"
+            "\n"
+            "{next_steps}\n"
+            "\n"
+            "아래 링크에서 진행 상황을 확인하고, 내용을 추가하거나, 문제가 해결되었다고 알려 주실 수 있습니다:\n"
+            "{link}\n"
+            "이 링크는 {days}일 동안 유효합니다. 이 이메일에 직접 회신하지 마시고 위 링크를 이용해 주세요.\n"
+            "\n"
+            "Coinharbor 직원을 포함해 누구에게도 비밀번호나 OTP 코드를 알려 주지 마세요.\n"
+            "\n"
+            "Coinharbor 고객센터\n"
+        ),
+        "mail_reply_body": (
+            "안녕하세요.\n"
+            "\n"
+            "문의 #{number}({subject})에 대한 답변입니다:\n"
+            "\n"
+            "{reply}\n"
+            "\n"
+            "답장하거나, 내용을 추가하거나, 문제가 해결되었다고 알려 주시려면 아래 링크를 이용해 주세요:\n"
+            "{link}\n"
+            "이 링크는 {days}일 동안 유효합니다. 이 이메일에 직접 회신하지 마시고 위 링크를 이용해 주세요.\n"
+            "\n"
+            "Coinharbor 고객센터\n"
+        ),
+        "followup_title": "내 문의",
+        "followup_status": "상태",
+        "status_open": "접수됨: 담당자가 답변드릴 예정입니다",
+        "status_answered": "답변 완료",
+        "status_closed": "종료",
+        "followup_you": "고객님",
+        "followup_support": "Coinharbor 고객센터",
+        "followup_add": "메시지 추가",
+        "followup_add_hint": "추가 정보나 질문에 대한 답을 적어 주세요. 비밀번호나 OTP 코드는 절대 적지 마세요.",
+        "followup_send": "보내기",
+        "followup_solved": "문제가 해결됐어요",
+        "followup_sent": "감사합니다. 메시지가 추가되었습니다. 담당자가 답변드리겠습니다.",
+        "followup_closed": "문제가 해결되었다니 다행입니다! 문의가 종료되었습니다. 문제가 다시 생기면 아래에 메시지를 남겨 주세요. 문의가 다시 열립니다.",
+        "followup_empty": "먼저 메시지를 입력해 주세요.",
+        "followup_expired": "링크가 만료되었습니다. 이메일의 링크는 {days}일 동안 유효합니다. 이 문의에 관한 최신 이메일의 링크를 이용하시거나, 문의 번호를 적어 새로 문의해 주세요.",
+        "followup_invalid": "유효하지 않은 링크입니다. 이메일에 있는 링크를 그대로 열어 주세요.",
+        "followup_link": "진행 상황 확인, 내용 추가, 해결 알림은 아래 링크에서 할 수 있습니다:",
+        "mail_off_note": "이 고객센터는 이메일 발송이 꺼져 있어 이메일이 오지 않습니다. 진행 상황을 확인하려면 이 링크를 보관해 주세요.",
     },
     "ja": {
         "site": "Coinharbor ヘルプセンター", "search_placeholder": "質問を検索（例：入金が反映されない）", "search": "検索",
@@ -76,12 +226,60 @@ STRINGS: dict[str, dict[str, str]] = {
         "category": "お問い合わせの種類", "choose": "種類を選択（任意）", "email": "メールアドレス", "submit": "送信する",
         "suggested": "こちらの記事で解決できるかもしれません", "solved": "解決しました",
         "no_match": "該当する記事がまだありません。このまま送信してください。担当者が回答します。",
-        "deflected": "お役に立ててよかったです。お問い合わせは送信されていません。", "request_received": "お問い合わせを受け付けました",
+        "deflected": "お役に立ててよかったです。お問い合わせは送信されていません。", "back_to_article": "記事に戻る：", "undo": "元に戻す", "undone": "元に戻しました。お問い合わせフォームを再表示しています。", "request_received": "お問い合わせを受け付けました",
         "request_number": "お問い合わせ番号", "next_steps": "メールで回答します。通常4時間以内、遅くとも24時間以内です。アカウントのセキュリティに関するお問い合わせは最優先で対応します。",
         "emergency_contact": "今すぐ担当者に連絡", "read_section": "この部分を読む", "searching": "回答を探しています…",
         "was_helpful": "この記事は役に立ちましたか？", "yes": "はい", "no": "いいえ", "comment": "ご意見をお聞かせください（任意）",
         "thanks_feedback": "ご意見ありがとうございます。",
         "showing_results_for": "次の語句の検索結果を表示しています：",
+        # the requester's mail and follow-up page (webapp.mail, webapp.followup)
+        "mail_subject": "[Coinharbor お問い合わせ #{number}] {subject}",
+        "mail_ack_body": (
+            "お問い合わせいただきありがとうございます。\n"
+            "\n"
+            "お問い合わせを受け付けました。\n"
+            "お問い合わせ番号：#{number}\n"
+            "件名：{subject}\n"
+            "\n"
+            "{next_steps}\n"
+            "\n"
+            "以下のリンクから、対応状況の確認、情報の追加、解決のご連絡ができます：\n"
+            "{link}\n"
+            "このリンクは {days} 日間有効です。このメールには返信せず、上記のリンクをご利用ください。\n"
+            "\n"
+            "パスワードや二段階認証コードは、Coinharbor のスタッフを含め、誰にも教えないでください。\n"
+            "\n"
+            "Coinharbor サポート\n"
+        ),
+        "mail_reply_body": (
+            "お問い合わせ #{number}（{subject}）について、サポート担当者より回答いたします。\n"
+            "\n"
+            "{reply}\n"
+            "\n"
+            "返信、情報の追加、解決のご連絡は、以下のリンクからお願いします：\n"
+            "{link}\n"
+            "このリンクは {days} 日間有効です。このメールには返信せず、上記のリンクをご利用ください。\n"
+            "\n"
+            "Coinharbor サポート\n"
+        ),
+        "followup_title": "お問い合わせの状況",
+        "followup_status": "状態",
+        "status_open": "対応中：担当者が回答します",
+        "status_answered": "回答済み",
+        "status_closed": "完了",
+        "followup_you": "お客様",
+        "followup_support": "Coinharbor サポート",
+        "followup_add": "メッセージを追加",
+        "followup_add_hint": "詳しい情報や、担当者からの質問への回答をご記入ください。パスワードや二段階認証コードは絶対に書かないでください。",
+        "followup_send": "送信",
+        "followup_solved": "解決しました",
+        "followup_sent": "ありがとうございます。メッセージを追加しました。担当者が回答します。",
+        "followup_closed": "解決してよかったです！お問い合わせを完了しました。問題が再発した場合は、下にメッセージをご記入いただくと再開されます。",
+        "followup_empty": "メッセージを入力してください。",
+        "followup_expired": "このリンクは有効期限が切れています。メールのリンクの有効期間は {days} 日間です。このお問い合わせに関する最新のメールのリンクをご利用いただくか、お問い合わせ番号を記入して新たにお問い合わせください。",
+        "followup_invalid": "このリンクは無効です。メールに記載されたリンクをそのまま開いてください。",
+        "followup_link": "対応状況の確認、情報の追加、解決のご連絡はこちら：",
+        "mail_off_note": "このヘルプセンターではメール送信がオフになっているため、メールは届きません。このリンクを保存して、お問い合わせの状況をご確認ください。",
     },
 }
 

@@ -15,6 +15,7 @@ from kb.suggest import Suggestions, request_query, suggest
 
 from . import db, ratelimit
 from .i18n import ui_locale
+from .mail import mailer
 from .params import ParamError, json_object, locale_param, strip_unstorable, text_param
 from .state import searcher, settings, state
 from .storehealth import StoreError, best_effort, health
@@ -83,6 +84,19 @@ def api_deflect():
     return jsonify(ok=True, id=deflection), 201
 
 
+UNDO_SECONDS = 60  # how long "this solved my problem" can be taken back (the page offers it for 10 s)
+
+
+@bp.post("/api/deflections/<int:deflection_id>/undo")
+def api_undo_deflection(deflection_id: int):
+    """Take back a deflection: only the form session that made it, only for a minute."""
+    data = json_object()
+    session_id = text_param(data, "session", 64, required=True)
+    if deflection_id > db.MAX_ID or not db.undo_deflection(deflection_id, session_id, UNDO_SECONDS):
+        abort(404, description=f"no deflection #{deflection_id} of this form to undo (it may be older than {UNDO_SECONDS} s)")
+    return jsonify(ok=True)
+
+
 @bp.get("/support/new")
 def new_request():
     return render_template("ticket_form.html", form={}, errors={}, session_id=secrets.token_hex(8),
@@ -138,6 +152,7 @@ def submit_request():
         return _store_down(kept, form_session), 503
     health().succeeded()
     ratelimit.count("email", email_key)
+    mailer().request_filed(request_id)  # the acknowledgement, queued; never fails the request (webapp.mail)
     if form_session:
         best_effort("search-log outcome", db.log_outcome, form_session, "filed")
     session.setdefault("my_requests", [])
