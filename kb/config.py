@@ -80,7 +80,7 @@ class Settings:
         DEFAULT_RATE_LIMITS,
         "Limits per client (IP address), 'group=N/period;N/period' comma-separated: login and bearer count failed "
         "attempts only; search covers the search page, /api/search and /api/articles; suggest the ticket form's "
-        "suggestions and deflections; write tickets, votes and agent feedback; email the tickets of one e-mail "
+        "suggestions and deflections; write tickets and votes; email the tickets of one e-mail "
         "address, from any client. off = no limits (benchmarks, load tests).")
     rate_limit_storage: str = _setting(
         "memory://", "Where the rate-limit counters live: memory:// (per process) or a shared store such as "

@@ -113,8 +113,12 @@ def test_every_setting_is_documented_in_readme():
 
 def test_every_api_route_is_in_the_openapi_spec(app, client):
     spec = client.get("/api/openapi.json").get_json()
-    documented = {path.replace("{id}", "<article_id>") for path in spec["paths"]}
-    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/") and r.rule != "/api/openapi.json"}
+    import re
+
+    # /api/articles/{id} and /api/articles/<article_id>, /api/deflections/{id}/undo and <int:deflection_id>: one route
+    documented = {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]}
+    routes = {re.sub(r"<(?:\w+:)?\w+>", "{}", r.rule) for r in app.url_map.iter_rules()
+              if r.rule.startswith("/api/") and r.rule != "/api/openapi.json"}
     assert routes <= documented, routes - documented
 
 

@@ -82,6 +82,8 @@ STRING = {"type": "string"}
 DATE = {"type": "string", "pattern": "^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"}  # empty: the default
 LOCALE = {"type": "string", "enum": ["", "en", "zh-CN", "ko", "ja"]}
 HTML = {"text/html": {"schema": STRING}}
+JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
+EITHER = {**HTML, **JSON_OBJECT}  # a page's error: a page for a form, JSON for a script's fetch
 
 
 def page(summary, *codes, content=HTML):
@@ -112,15 +114,27 @@ AGENT_SPEC = {
                 "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["article_id", "verdict"], "properties": {
                     "article_id": {"type": "string", "enum": ["lost-2fa-en", "deposit-not-credited-en"]},
                     "verdict": {"type": "string", "enum": ["used", "wrong"]}}}}}},
-            "responses": {"200": {"description": "recorded (JSON)", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "recorded (JSON)", "content": JSON_OBJECT},
                           "302": {"description": "recorded (form): back to the request"},
-                          **page("bad input", "400", "404")}}},
+                          **page("bad input", "400", "404", content=EITHER)}}},
         "/agent/requests/{request_id}/reply": {"post": {
             "parameters": [REQUEST_ID],
-            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
-                "type": "object", "properties": {"reply": {"type": "string", "maxLength": 20000},
-                                                 "status": {"type": "string", "enum": ["", "open", "answered", "closed"]}}}}}},
-            "responses": {"302": {"description": "saved: back to the request"}, **page("bad input", "400", "404")}}},
+            "requestBody": {"required": True, "content": {
+                "application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"reply": {"type": "string", "maxLength": 20000},
+                                                     "status": {"type": "string", "enum": ["", "open", "answered", "closed"]}}}},
+                "application/json": {"schema": {
+                    "type": "object", "properties": {"reply": {"type": "string", "maxLength": 20000},
+                                                     "status": {"type": "string", "enum": ["open", "answered", "closed"]},
+                                                     "confirm_placeholders": {"type": "boolean"}}}}}},
+            "responses": {"200": {"description": "saved (JSON)", "content": JSON_OBJECT},
+                          "302": {"description": "saved: back to the request"},
+                          **page("bad input", "400", "404", content=EITHER)}}},
+        "/agent/requests/{request_id}/status": {"post": {
+            "parameters": [REQUEST_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"status": {"type": "string", "enum": ["open", "answered", "closed", "x"]}}}}}},
+            "responses": {"200": {"description": "changed", "content": JSON_OBJECT}, **page("bad input", "400", "404", content=EITHER)}}},
         "/writers/": {"get": {
             "parameters": [{"name": "from", "in": "query", "schema": DATE}, {"name": "to", "in": "query", "schema": DATE},
                            {"name": "locale", "in": "query", "schema": LOCALE}],

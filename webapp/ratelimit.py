@@ -5,7 +5,8 @@ separated, or `off`. Groups:
     bearer   failed `Authorization: Bearer` tokens; over the limit, a client's Bearer header is not even checked
     search   the search page, /api/search, /api/articles/<id>
     suggest  the ticket form's suggestions and deflections (it asks while the user types)
-    write    new requests, helpful votes, agent replies and feedback
+    write    new requests and helpful votes (anonymous writes; logged-in agents' work is not limited: a desk
+             behind one office address would hit any per-address limit together)
     email    new requests per requester's e-mail address, whichever client files them (counted by the ticket
              form itself: a limited form comes back with the user's text and says why)
 
@@ -28,7 +29,7 @@ GROUPS = ("login", "bearer", "search", "suggest", "write", "email")
 ROUTES = {
     "pages.search": "search", "api.search": "search", "api.article": "search",
     "tickets.api_suggest": "suggest", "tickets.api_deflect": "suggest", "tickets.api_undo_deflection": "suggest",
-    "tickets.submit_request": "write", "pages.vote": "write", "agent.reply": "write", "agent.feedback": "write",
+    "tickets.submit_request": "write", "pages.vote": "write",
 }
 
 
