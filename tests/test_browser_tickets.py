@@ -144,6 +144,7 @@ def test_an_agent_inserts_a_template_without_its_internal_note_and_used_keeps_th
     status = driver.find_element(By.CSS_SELECTOR, ".reply-status")
     WebDriverWait(driver, 10).until(lambda d: "Reply saved" in status.text)
     assert status.text == f"Reply saved. Request #{number} is now answered."
-    driver.refresh()
-    assert wait_for(driver, "#reply").get_attribute("value") == draft  # now from the store, the browser's copy is gone
+    driver.refresh()  # the sent reply is in the thread; the box is empty for the next one, the browser's copy gone
+    assert wait_for(driver, "#reply").get_attribute("value") == ""
+    assert "We will write again within the hour." in driver.find_element(By.CSS_SELECTOR, ".message.agent .message-body").text
     assert driver.execute_script(f"return localStorage.getItem('kb-draft-{number}')") is None

@@ -56,7 +56,6 @@
       post(replyForm.action, {reply: reply.value, status: replyForm.elements.status.value, confirm_placeholders: confirm.checked})
         .then(function (data) {
           said.textContent = data.message;
-          reply.dataset.saved = reply.value;
           try { localStorage.removeItem(draftKey); } catch (err) {}
         })
         .catch(function (err) { said.textContent = "Not sent: " + err.message + " (your draft is kept)."; });
