@@ -23,7 +23,8 @@ from .snippet import Terms
 # What one query may cost (issue 14: a 500-character Han query took a second of CPU, mostly in the encoder, whose
 # cost grows with its input). A longer query (a pasted ticket) is still accepted; only its start is read this far.
 ENCODED_TOKENS = 32  # about what the encoder reads: one token a CJK character, one per four other characters
-ANALYSED_TOKENS = 64  # BM25 words, glossary concepts and snippet terms come from this much of the query's start...
+ANALYSED_TOKENS = 48  # BM25 words and glossary concepts come from this much of the query's start (snippet terms from
+# ENCODED_TOKENS' worth)...
 TERMS = 160  # ...and at most this many BM25 words, in the query's order
 _CJK_CHAR = re.compile(f"[{CJK}]")
 
@@ -82,5 +83,5 @@ def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None =
                  for loc in LOCALES} if concepts else {}
     extra = [t for words in by_locale.values() for t in words]
     expanded = tokens + tuple(t for t in dict.fromkeys(extra) if t not in set(tokens))
-    return Query(text, locale, detect_locale(text), tokens, found, match_terms(lead), vector, concepts, expanded,
+    return Query(text, locale, detect_locale(text), tokens, found, match_terms(head(lead)), vector, concepts, expanded,
                  {loc: words for loc, words in by_locale.items() if words}, audience)

@@ -88,7 +88,8 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     """scripts/bench.py end to end on the fixture and on a small synthetic knowledge base (figures, not goals)."""
     import json
 
-    cmd = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--work", str(tmp_path), "--seconds", "1", "--clients", "2", "--json"]
+    cmd = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--work", str(tmp_path), "--seconds", "1", "--clients", "2", "--json",
+           "--cpu-queries", "2"]
     first = subprocess.run(cmd + ["--articles", str(ROOT / "tests" / "data" / "kb")], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     figures = json.loads(first.stdout)

@@ -232,3 +232,12 @@ def test_a_long_query_costs_a_bounded_amount_of_work(searcher, embedder):
     for normal in ("充值未到账", "withdrawal pending review for 3 hours TRC20", "출금 심사가 오래 걸려요"):
         assert head(normal) == normal
     assert searcher.search(long_han).results[0].id.startswith(("deposit-not-credited", "withdrawal-pending-review"))
+
+
+def test_the_default_model_reads_at_most_its_token_budget_of_a_query(embedder):
+    fit = embedder.fit_query
+    long_text = "提币审核需要多久充值未到账怎么办" * 4
+    assert embedder._model.token_count(fit(long_text), True) <= embedder.MAX_QUERY_TOKENS < embedder._model.token_count(long_text, True)
+    assert long_text.startswith(fit(long_text)) and len(fit(long_text)) > 10
+    for short in ("充值未到账", "my deposit has not arrived after 3 hours"):
+        assert fit(short) == short

@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=str(ROOT / "var" / "bench"), help="where knowledge bases and indexes are kept and reused")
     p.add_argument("--fresh", action="store_true", help="rebuild the index from scratch even if one is kept")
     p.add_argument("--no-cache", action="store_true", help="turn the server's query-vector cache off (every query encoded)")
+    p.add_argument("--cpu-queries", type=int, default=20, metavar="N",
+                   help="CPU per search: N long queries per script and 5×N dev queries (default 20)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
 
@@ -263,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["incremental_rebuild"] = {"seconds": round(inc_seconds, 2), "reembedded_articles": inc.reembedded,
                                       "chunks_embedded": inc.chunks_embedded}
 
-    figures["query_cpu"] = query_cost(settings, load_queries(args.queries))
+    figures["query_cpu"] = query_cost(settings, load_queries(args.queries), max(1, args.cpu_queries))
 
     port = free_port()
     env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
