@@ -95,6 +95,25 @@ class CountingEmbedder:
         return self.inner.encode_passages(texts, batch_size)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_app(request, shared_index, embedder, tmp_path):
+    """The app over the shared index with a store of its own, once on SQLite and once on PostgreSQL."""
+    import sqlalchemy as sa
+
+    from webapp import create_app
+
+    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("postgres").url
+    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
+                      "KB_DATABASE_URL": url, "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "t",
+                      "KB_DB_PATH": str(tmp_path / "unused.sqlite3")}, embedder=embedder)
+    yield app
+    engine = app.extensions["kb"].db
+    tables = sa.MetaData()
+    tables.reflect(engine)  # every table the database has, the migrations' alembic_version too: the next test
+    tables.drop_all(engine)  # migrates a clean database
+    engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def postgres():
     """A throw-away PostgreSQL server (tests/pg.py) for the test module that asks for one."""

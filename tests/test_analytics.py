@@ -13,18 +13,6 @@ from webapp.analytics import Filters, dashboard, group_queries, normalise
 DAY = 86400.0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_app(request, shared_index, embedder, tmp_path):
-    url = f"sqlite:///{tmp_path / 'log.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("postgres").url
-    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
-                      "KB_DATABASE_URL": url, "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "t",
-                      "KB_DB_PATH": str(tmp_path / "unused.sqlite3")}, embedder=embedder)
-    yield app
-    engine = app.extensions["kb"].db
-    db.metadata.drop_all(engine)
-    with engine.begin() as conn:  # the migrations' own table too: the next test migrates a clean database
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    engine.dispose()
 
 
 def seed(now: float) -> None:

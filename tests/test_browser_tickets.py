@@ -25,6 +25,25 @@ def shot(driver, name):
     driver.save_screenshot(str(OUTPUT / name))
 
 
+def file_a_request_and_open_it_as_an_agent(server, driver, subject, description, email) -> str:
+    """A user files a request on the form; an agent logs in and opens it. Returns its number."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{server.url}/support/new?lang=en")
+    driver.find_element(By.ID, "subject").send_keys(subject)
+    driver.find_element(By.ID, "description").send_keys(description)
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "#ticket-form button[type=submit]").click()
+    number = wait_for(driver, "#request-number").text.lstrip("#")
+    driver.get(f"{server.url}/agent/login")
+    driver.find_element(By.ID, "name").send_keys("alice")
+    driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, "table.queue")
+    driver.get(f"{server.url}/agent/requests/{number}")
+    return number
+
+
 def test_typing_shows_suggestions_and_solved_records_a_deflection(app, server, driver):
     from selenium.webdriver.common.by import By
 
@@ -69,18 +88,9 @@ def test_urgent_request_shows_emergency_steps_not_deflection(server, driver):
 def test_agent_inserts_an_internal_sop_passage(server, driver):
     from selenium.webdriver.common.by import By
 
-    driver.get(f"{server.url}/support/new?lang=en")
-    driver.find_element(By.ID, "subject").send_keys("Account hacked, please freeze it")
-    driver.find_element(By.ID, "description").send_keys("Someone logged in from another country. Freeze my account now.")
-    driver.find_element(By.ID, "email").send_keys("victim@example.com")
-    driver.find_element(By.CSS_SELECTOR, "#ticket-form button[type=submit]").click()
-    number = wait_for(driver, "#request-number").text.lstrip("#")
-    driver.get(f"{server.url}/agent/login")
-    driver.find_element(By.ID, "name").send_keys("alice")
-    driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(driver, "table.queue")
-    driver.get(f"{server.url}/agent/requests/{number}")
+    file_a_request_and_open_it_as_an_agent(server, driver, "Account hacked, please freeze it",
+                                           "Someone logged in from another country. Freeze my account now.",
+                                           "victim@example.com")
     sop = wait_for(driver, '.suggestion[data-article="sop-freeze-account-en"]')
     sop.find_element(By.CSS_SELECTOR, "button.insert").click()
     reply = driver.find_element(By.ID, "reply").get_attribute("value")
@@ -107,18 +117,9 @@ def test_an_agent_inserts_a_template_without_its_internal_note_and_used_keeps_th
     from selenium.webdriver.support.ui import WebDriverWait
 
     txid = "0x" + "cd34" * 16
-    driver.get(f"{server.url}/support/new?lang=en")
-    driver.find_element(By.ID, "subject").send_keys("Hacked: 0.5 BTC withdrawn")
-    driver.find_element(By.ID, "description").send_keys(f"Someone withdrew 0.5 BTC from my account, tx {txid}. Freeze it.")
-    driver.find_element(By.ID, "email").send_keys("victim2@example.com")
-    driver.find_element(By.CSS_SELECTOR, "#ticket-form button[type=submit]").click()
-    number = wait_for(driver, "#request-number").text.lstrip("#")
-    driver.get(f"{server.url}/agent/login")
-    driver.find_element(By.ID, "name").send_keys("alice")
-    driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(driver, "table.queue")
-    driver.get(f"{server.url}/agent/requests/{number}")
+    number = file_a_request_and_open_it_as_an_agent(
+        server, driver, "Hacked: 0.5 BTC withdrawn", f"Someone withdrew 0.5 BTC from my account, tx {txid}. Freeze it.",
+        "victim2@example.com")
     reply = wait_for(driver, "#reply")
     reply.clear()
     # the template section, found by the agent's own search, inserted with the request's values

@@ -1,8 +1,6 @@
 """Personal data (issue 14, item 10): e-mail addresses and phone numbers never reach the log, the dashboard or
 its CSV, on SQLite and PostgreSQL; ticket-form log rows do not lead to the request's e-mail; the retention purge
 runs while serving; a negative retention is refused; the SQLite file is the owner's only."""
-import csv
-import io
 import math
 import os
 import stat
@@ -13,7 +11,7 @@ import sqlalchemy as sa
 
 from conftest import AGENT_TOKEN
 from kb.config import Settings, SettingsError
-from webapp import create_app, db
+from webapp import db
 from webapp.privacy import scrub
 from webapp.retention import PurgeSchedule
 
@@ -21,18 +19,6 @@ BEARER = {"Authorization": f"Bearer {AGENT_TOKEN}"}
 DAY = 86400.0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_app(request, shared_index, embedder, tmp_path):
-    url = f"sqlite:///{tmp_path / 'kb.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("postgres").url
-    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
-                      "KB_DATABASE_URL": url, "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "t",
-                      "KB_DB_PATH": str(tmp_path / "unused.sqlite3")}, embedder=embedder)
-    yield app
-    engine = app.extensions["kb"].db
-    db.metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    engine.dispose()
 
 
 @pytest.mark.parametrize("text, scrubbed", [
