@@ -17,6 +17,13 @@ bp = Blueprint("agent", __name__)
 bp.add_app_template_filter(desk.age, "age")
 
 
+def request_or_404(request_id: int) -> dict:
+    req = db.get_request(request_id)
+    if req is None:
+        abort(404, description=f"no request #{request_id}")
+    return req
+
+
 @bp.route("/agent/login", methods=["GET", "POST"])
 def login():
     error = None
@@ -50,8 +57,7 @@ def queue():
 @agent_required
 def assign(request_id: int):
     """`action`: `me` (take an unassigned request), `take` (take it over from another agent), `release`."""
-    if db.get_request(request_id) is None:
-        abort(404, description=f"no request #{request_id}")
+    request_or_404(request_id)
     data = json_object() if request.is_json else request.form
     action, me = data.get("action") or "me", current_agent()
     if action == "me":  # only if nobody holds it: two agents clicking at once do not both get it
@@ -74,9 +80,7 @@ def assign(request_id: int):
 @bp.get("/agent/requests/<int:request_id>")
 @agent_required
 def detail(request_id: int):
-    req = db.get_request(request_id)
-    if req is None:
-        abort(404, description=f"no request #{request_id}")
+    req = request_or_404(request_id)
     result = suggest(searcher(), state().urgent, req["subject"], req["description"],
                      audience="all", min_confidence=settings().agent_min_confidence, k=8)
     # what Insert puts into the reply: customer-facing text only, the request's own values in the placeholders
@@ -89,8 +93,7 @@ def detail(request_id: int):
 @bp.post("/agent/requests/<int:request_id>/feedback")
 @agent_required
 def feedback(request_id: int):
-    if db.get_request(request_id) is None:
-        abort(404, description=f"no request #{request_id}")
+    request_or_404(request_id)
     data = json_object() if request.is_json else request.form
     article_id, verdict = data.get("article_id"), data.get("verdict")
     if not isinstance(article_id, str) or article_id not in searcher().snapshot.articles:
@@ -114,8 +117,7 @@ def _status(data) -> str:
 @agent_required
 def set_status(request_id: int):
     """Change a request's status without touching its reply (the agent view's status menu, by fetch)."""
-    if db.get_request(request_id) is None:
-        abort(404, description=f"no request #{request_id}")
+    request_or_404(request_id)
     data = json_object() if request.is_json else request.form
     status = data.get("status")
     if status not in db.STATUSES:
@@ -130,8 +132,7 @@ def set_status(request_id: int):
 @bp.post("/agent/requests/<int:request_id>/reply")
 @agent_required
 def reply(request_id: int):
-    if db.get_request(request_id) is None:
-        abort(404, description=f"no request #{request_id}")
+    request_or_404(request_id)
     data = json_object() if request.is_json else request.form
     text = text_param(data, "reply", 20000, required=False)
     status = _status(data)
