@@ -75,7 +75,7 @@ def to_html_blocks(body: str) -> str:
         if not in_code and _CLOSE.match(stripped):
             out += ["", "</div>", ""]
         elif not in_code and (m := _OPEN.match(stripped)) and m.group(1) in KINDS:
-            out += ["", f'<div class="internal-note" markdown="1">', ""]
+            out += ["", '<div class="internal-note" markdown="1">', ""]
         else:
             out.append(line)
     return "\n".join(out) + "\n"

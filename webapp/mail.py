@@ -22,7 +22,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, current_app, has_request_context, request, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from kb.config import LOCALES, SettingsError
 
