@@ -115,6 +115,15 @@ def store_app(request, shared_index, embedder, tmp_path):
 
 
 @pytest.fixture(scope="module")
+def smtp():
+    """A real SMTP server (aiosmtpd, tests/smtp.py) on a free port, for the test module that asks for one."""
+    from smtp import SMTPServer
+
+    with SMTPServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def postgres():
     """A throw-away PostgreSQL server (tests/pg.py) for the test module that asks for one."""
     from pg import PostgresServer

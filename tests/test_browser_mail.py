@@ -7,17 +7,10 @@ import pytest
 
 from browser import OUTPUT, LiveServer, wait_for, webdriver_session
 from conftest import AGENT_TOKEN
-from smtp import SMTPServer
 
 pytestmark = pytest.mark.browser
 
 LINK = re.compile(r"(https?://\S+/support/followup/\S+)")
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SMTPServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from aiosmtpd.smtp import AuthResult
 from browser import OUTPUT as OUTPUT_DIR
 from conftest import AGENT_TOKEN, missing_tool
 from kb.config import SettingsError
-from smtp import Inbox, SMTPServer, free_port
+from smtp import Inbox, free_port
 from webapp import db, mail
 from webapp.i18n import STRINGS
 
@@ -39,12 +39,6 @@ def make_app(tmp_path_factory, shared_index, embedder, name, **config):
         "TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
         "KB_DB_PATH": str(store), "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "test", **config,
     }, embedder=embedder)
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SMTPServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
