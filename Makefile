@@ -22,7 +22,12 @@ $(VENV)/.installed-dev-$(PIN)$(EXTRAS): pyproject.toml constraints.txt
 
 install: $(VENV)/.installed-run-$(PIN)$(EXTRAS)
 
-install-dev: $(VENV)/.installed-dev-$(PIN)$(EXTRAS)
+# axe-core (package.json, pinned by package-lock.json) for the accessibility tests: npm ci when missing or the lock changed
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node 20 for the accessibility tests (they skip without axe-core, and fail under CI=true)"; exit 0; }; \
+	npm ci --no-audit --no-fund --loglevel=error && touch $@
+
+install-dev: $(VENV)/.installed-dev-$(PIN)$(EXTRAS) node_modules/axe-core/axe.min.js
 
 build: install
 	$(BIN)/kb build
