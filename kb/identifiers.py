@@ -30,6 +30,10 @@ _TX_HASH = re.compile(r"(?<![0-9a-z])(?:0x)?[0-9a-f]{64}(?![0-9a-z])")
 _ADDRESS = re.compile(
     r"(?<![0-9a-z])(?:0x[0-9a-f]{40}|t[1-9a-z]{33}|bc1[0-9a-z]{25,60}|[13][1-9a-z]{25,34})(?![0-9a-z])")
 _CODE = re.compile(r"(?<![\w.,])-?(\d{3,5})(?![\w.,%])")
+# the same two shapes in text as written (not lower-cased): base58 addresses (Tron's T…, Bitcoin's 1…/3…) are
+# case-sensitive, so two that differ only in case are two addresses
+_LITERAL = re.compile(f"{_TX_HASH.pattern}|{_ADDRESS.pattern}", re.IGNORECASE)
+_HEX_SHAPE = re.compile(r"(?:0x)?[0-9a-f]+|bc1[0-9a-z]+", re.IGNORECASE)
 # text that the hash/address shapes describe, added to a query's BM25 words
 EXPANSIONS = {"txid": "TXID", "address": "address 地址"}
 
@@ -55,6 +59,16 @@ def find(text: str) -> set[str]:
         if any((v in words) if v.isascii() and " " not in v else (v in low) for v in variants):
             found.add(concept)
     found |= {f"code:{m}" for m in _CODE.findall(low)}
+    return found
+
+
+def literals(text: str) -> list[tuple[int, int, str]]:
+    """The tx hashes and addresses in a text (NFKC-normalised by the caller) as (start, end, value): hex and bech32
+    values in lower case (their case carries no meaning), base58 ones as written."""
+    found = []
+    for m in _LITERAL.finditer(text):
+        value = m.group()
+        found.append((m.start(), m.end(), value.lower() if _HEX_SHAPE.fullmatch(value) else value))
     return found
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from .gaps import gap_key
 from .privacy import scrub
 
 metadata = sa.MetaData()
@@ -84,6 +85,11 @@ search_log = sa.Table(
     sa.Column("clicked_id", sa.String(128)),
     sa.Column("outcome", sa.String(16)),  # deflected | filed (ticket form)
     sa.Column("session", sa.String(64)),
+    sa.Column("gap_key", sa.Text),  # the query's content-gap key (webapp.gaps), written with the row (0005)
+    # the writers' dashboard (webapp.analytics), one GROUP BY each: content gaps from the index alone, and the
+    # figures per day and surface over a date range
+    sa.Index("ix_search_log_gaps", "no_answer", "created_at", "surface", "locale", "gap_key"),
+    sa.Index("ix_search_log_days", "created_at", "surface", "locale"),
 )
 
 article_votes = sa.Table(
@@ -342,8 +348,9 @@ def feedback_for(request_id: int) -> dict[str, str]:
 def log_search(surface: str, query: str, locale: str | None, result_ids: list[str], top_score: float | None,
                no_answer: bool, session: str | None = None) -> int:
     limit = current_app.extensions["kb"].settings.max_query_chars
-    return _insert(search_log, surface=surface, query=scrub(query[:limit]), locale=locale, result_ids=result_ids,
-                   top_score=top_score, no_answer=no_answer, session=session)
+    query = scrub(query[:limit])
+    return _insert(search_log, surface=surface, query=query, locale=locale, result_ids=result_ids,
+                   top_score=top_score, no_answer=no_answer, session=session, gap_key=gap_key(query))
 
 
 def log_click(log_id: int, article_id: str) -> None:
