@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__
 from .articles import Article, Category, LoadResult, load_articles
-from .catalog import make_listings, make_pages
+from .catalog import make_listings, make_pages, related_articles
 from .chunking import Chunk, chunk_article, title_to_embed
 from .config import Settings
 from .embed import Embedder, load_embedder
@@ -339,7 +339,8 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
     return BuildFiles(
         manifest=manifest, articles=p.articles, chunks=chunks, vectors=vectors, lexical=LexicalIndex.build(words),
         tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
-        listings=make_listings(p.articles, categories), outlines=outlines,
+        listings={**make_listings(p.articles, categories), "related": related_articles(p.articles, chunks, matrix, titles)},
+        outlines=outlines,
         identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
         words=collect_words(_spelling_text(c) for c in chunks), public=public_statistics(chunks, words),
     )
@@ -350,7 +351,7 @@ def in_memory_snapshot(files: BuildFiles, path: Path) -> Snapshot:
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in files.manifest.categories.items()}
     return Snapshot(path, files.manifest, {a.id: a for a in files.articles}, files.chunks, files.vectors, files.lexical,
                     categories, files.pages, files.listings["groups"], files.listings["categories"], files.identifiers,
-                    files.glossary, files.words, files.titles, files.public)
+                    files.glossary, files.words, files.titles, files.public, files.listings.get("related", {}))
 
 
 # -- stage 3: write ------------------------------------------------------------------------------

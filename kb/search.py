@@ -66,6 +66,21 @@ class Searcher:
         speller = self._public_speller if audience == "public" else self.speller
         return speller.correct(text, lambda word: lexical.knows(stem(word)))
 
+    def did_you_mean(self, text: str, locale: str | None = None, category: str | None = None,
+                     audience: str = "public") -> str | None:
+        """For a search without an answer: a looser spelling of `text` that has one (None: no such spelling).
+        Never applied by itself: the reader chooses it."""
+        if not self.settings.typo_correction:
+            return None
+        lexical = self.snapshot.statistics(audience).lexical
+        speller = self._public_speller if audience == "public" else self.speller
+        strict = speller.correct(text, lambda word: lexical.knows(stem(word)))
+        loose = speller.correct(text, lambda word: lexical.knows(stem(word)), loose=True)
+        if not loose or loose == strict:  # nothing new: the search already ran with `strict`
+            return None
+        resp = self.search(loose, locale=locale, category=category, audience=audience, k=1, snippets=False)
+        return None if resp.no_answer else loose
+
     def analyse(self, text: str, locale: str | None = None, mode: str = "hybrid", audience: str = "public") -> Query:
         """The query as every later step reads it (no vector in BM25 mode), for a search of `audience`."""
         return analyse(text, locale=locale, embedder=self.embedder if mode != "bm25" else None,

@@ -41,9 +41,10 @@ class Speller:
         for w in words:
             self._by_initial.setdefault(w[0], []).append(w)
 
-    def correct(self, text: str, known: Callable[[str], bool]) -> str | None:
+    def correct(self, text: str, known: Callable[[str], bool], loose: bool = False) -> str | None:
         """The text with its unknown Latin words corrected, or None when nothing was corrected. `known(word)`
-        says whether the search index knows a word already (its stem is in the BM25 vocabulary)."""
+        says whether the search index knows a word already (its stem is in the BM25 vocabulary). `loose` is for a
+        "did you mean" that the reader chooses (never applied by itself): two edits from 6 letters, any kind."""
         changed = False
 
         def fix(m: re.Match) -> str:
@@ -54,10 +55,10 @@ class Speller:
                 return word
             # One edit for most words, two from 8 letters; the first letter kept (typos rarely change it, and an
             # unrelated word is then seldom "corrected" into one of ours: bake is not make).
-            limit = 2 if len(lower) >= 8 else 1
+            limit = 2 if len(lower) >= (6 if loose else 8) else 1
             found = process.extract(lower, self._by_initial.get(lower[0], ()), scorer=DamerauLevenshtein.distance,
                                     score_cutoff=limit, limit=5)
-            best = next((cand for cand, _, _ in found if _typo_like(lower, cand)), None)
+            best = next((cand for cand, _, _ in found if loose or _typo_like(lower, cand)), None)
             if best is None:
                 return word
             changed = True

@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 CHUNKS = "chunks.json"  # one column per Chunk field (a tenth of the parse time of one JSON object a line)
 ARTICLES = "articles.json"
 PAGES = "pages.json"  # per article id: sanitized HTML and table of contents
-LISTINGS = "listings.json"  # translation groups and category listings per interface locale
+LISTINGS = "listings.json"  # translation groups, category listings per interface locale, related articles
 IDENTIFIERS = "identifiers.json"  # which chunks are about each crypto identifier (kb.identifiers)
 GLOSSARY = "glossary.json"  # the validated glossary the build was made with (kb.glossary)
 WORDS = "words.json"  # Latin words of the knowledge base and their counts, for typo correction (kb.spelling)
@@ -344,6 +344,7 @@ class Snapshot:
     # The public chunks' statistics (the same object as `everything` when every chunk is public); None only in
     # an older build loaded for a build to reuse, which is never searched publicly.
     public: Statistics | None = None
+    related: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # public article id → related ones
     everything: Statistics = dataclasses.field(init=False, repr=False)  # every chunk's statistics (agents')
 
     def __post_init__(self) -> None:
@@ -369,6 +370,10 @@ class Snapshot:
     def html(self, article_id: str) -> str:
         """The article's sanitized HTML (rendered at build time)."""
         return self.pages[article_id].html
+
+    def related_to(self, article_id: str) -> list[Article]:
+        """The public articles of its locale nearest to a public article (none for an internal one), best first."""
+        return [self.articles[i] for i in self.related.get(article_id, ()) if i in self.articles]
 
     def toc(self, article_id: str) -> list[tuple[str, str]]:
         """(anchor, heading) of the article's top-level sections."""
@@ -499,7 +504,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         articles = {a["id"]: Article.from_dict(a) for a in json.loads(files.text(ARTICLES))}
         pages = {aid: Page.from_dict(p) for aid, p in json.loads(files.text(PAGES)).items()}
         listings = json.loads(files.text(LISTINGS))
-        groups, by_category = listings["groups"], listings["categories"]
+        groups, by_category, related = listings["groups"], listings["categories"], listings.get("related", {})
         identifiers = IdentifierIndex.from_dict(json.loads(files.text(IDENTIFIERS)))
         glossary = Glossary.from_dict(json.loads(files.text(GLOSSARY)))
         words = json.loads(files.text(WORDS))
@@ -518,7 +523,8 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
     public = _read_public(build_dir, files, chunks) if manifest.format_version == FORMAT_VERSION else None
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
-                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim), public)
+                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim), public,
+                    related)
 
 
 def _read_lexical(build_dir: Path, files: _Files, folder: str) -> LexicalIndex:

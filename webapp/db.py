@@ -100,6 +100,8 @@ article_votes = sa.Table(
     sa.Column("helpful", sa.Boolean, nullable=False),
     sa.Column("comment", sa.Text),
     sa.Column("locale", sa.String(16)),
+    sa.Column("reader", sa.String(64)),  # a hash of the reader cookie: one vote per reader and article (0006)
+    sa.Index("ix_article_votes_reader", "article_id", "reader", unique=True),
 )
 
 STATUSES = ("open", "answered", "closed")
@@ -359,6 +361,15 @@ def log_click(log_id: int, article_id: str) -> None:
                      .values(clicked_id=article_id))
 
 
+def click_counts(since: float) -> dict[str, int]:
+    """How often each article was opened from a search since `since` (one GROUP BY in the database)."""
+    query = (sa.select(search_log.c.clicked_id, sa.func.count()).where(search_log.c.created_at >= since,
+                                                                        search_log.c.clicked_id.is_not(None))
+             .group_by(search_log.c.clicked_id))
+    with engine().connect() as conn:
+        return {article_id: int(n) for article_id, n in conn.execute(query)}
+
+
 def log_outcome(session: str, outcome: str, article_id: str | None = None) -> None:
     """Mark the ticket-form log rows of one form session as deflected or filed."""
     values: dict[str, Any] = {"outcome": outcome}
@@ -386,8 +397,22 @@ def undo_deflection(deflection_id: int, session: str, within_seconds: float) -> 
     return True
 
 
-def record_vote(article_id: str, helpful: bool, comment: str | None, locale: str | None) -> int:
-    return _insert(article_votes, article_id=article_id, helpful=helpful, comment=scrub(comment), locale=locale)
+def record_vote(article_id: str, helpful: bool, comment: str | None, locale: str | None,
+                reader: str | None = None) -> int:
+    """Store a helpful vote; a reader's second vote on an article replaces the first (None: no reader known)."""
+    values = dict(article_id=article_id, helpful=helpful, comment=scrub(comment), locale=locale, reader=reader,
+                  created_at=time.time())
+    for attempt in (1, 2):  # a second try when the same reader's other vote landed between delete and insert
+        try:
+            with engine().begin() as conn:
+                if reader is not None:
+                    conn.execute(article_votes.delete().where(article_votes.c.article_id == article_id,
+                                                              article_votes.c.reader == reader))
+                return int(conn.execute(article_votes.insert().values(**values)).inserted_primary_key[0])
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def purge_older_than(days: float) -> int:

@@ -99,8 +99,10 @@ def api_undo_deflection(deflection_id: int):
 
 @bp.get("/support/new")
 def new_request():
-    return render_template("ticket_form.html", form={}, errors={}, session_id=secrets.token_hex(8),
-                           categories=_categories())
+    # ?subject= fills the subject (the no-results page links here with the query); nothing else is taken from a URL
+    subject = text_param(request.args, "subject", 200, required=False)
+    return render_template("ticket_form.html", form={"subject": subject} if subject else {}, errors={},
+                           session_id=secrets.token_hex(8), categories=_categories())
 
 
 def _categories():
