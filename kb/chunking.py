@@ -1,16 +1,14 @@
 """Article → chunks, one per H2/H3 section (long sections split), each with its heading path and anchor."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, asdict
 from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
 from .articles import Article
+from .plaintext import block_lines, inline_text, tidy, units
 from .render import render_markdown
-
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
 
 
 @dataclass(frozen=True)
@@ -52,24 +50,20 @@ class Chunk:
 
 
 def _split_long(block: str, max_chars: int) -> list[str]:
-    """Split one over-long block at sentence ends (hard cut as a last resort)."""
+    """Split one over-long block into pieces of the block's own text, at sentence ends (clauses, then words,
+    as a last resort): nothing is added to the text or taken from it but the spaces at a cut."""
     if len(block) <= max_chars:
         return [block]
-    parts, cur = [], ""
-    for sentence in filter(None, _SENTENCE_END.split(block)):
-        while len(sentence) > max_chars:
-            if cur:
-                parts.append(cur)
-                cur = ""
-            parts.append(sentence[:max_chars])
-            sentence = sentence[max_chars:]
-        if cur and len(cur) + 1 + len(sentence) > max_chars:
-            parts.append(cur)
-            cur = sentence
-        else:
-            cur = f"{cur} {sentence}".strip()
-    if cur:
-        parts.append(cur)
+    parts, start, end = [], None, None
+    for s, e in units(block, max_chars):
+        if start is not None and e - start > max_chars:
+            parts.append(block[start:end])
+            start = None
+        if start is None:
+            start = s
+        end = e
+    if start is not None:
+        parts.append(block[start:end])
     return parts
 
 
@@ -110,12 +104,12 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
     h2 = ""
     for node in soup.children:
         if not isinstance(node, Tag):
-            text = str(node).strip()
+            text = tidy(str(node))
             if text:
                 sections[-1][2].append((text, TEXT))
             continue
         if node.name in ("h2", "h3"):
-            heading = node.get_text(" ", strip=True)
+            heading = inline_text(node)
             if node.name == "h2":
                 h2 = heading
                 path = (heading,)
@@ -126,16 +120,12 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
         kind = QUOTE if node.name == "blockquote" else TEXT
         if node.name == "div" and "internal-note" in (node.get("class") or []):
             kind = INTERNAL
-        if node.name in ("ul", "ol"):
-            items = [li.get_text(" ", strip=True) for li in node.find_all("li", recursive=False)]
-            text = "\n".join(f"- {t}" for t in items if t)
-        elif node.name == "table":
-            rows = [" | ".join(c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])) for tr in node.find_all("tr")]
-            text = "\n".join(rows)
-        elif node.name == "blockquote":  # a reply to send: its paragraphs stay paragraphs
-            text = "\n\n".join(p.get_text(" ", strip=True) for p in node.find_all("p")) or node.get_text(" ", strip=True)
+        if node.name == "blockquote":  # a reply to send: its paragraphs stay paragraphs, their lines lines
+            paragraphs = [child for child in node.children if isinstance(child, Tag)] or [node]
+            text = "\n\n".join(filter(None, ("\n".join(block_lines(p, article.locale, keep_breaks=True))
+                                               for p in paragraphs)))
         else:
-            text = node.get_text(" ", strip=True)
+            text = "\n".join(block_lines(node, article.locale))
         if text:
             sections[-1][2].append((text, kind))
 

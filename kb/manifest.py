@@ -20,7 +20,8 @@ MANIFEST = "manifest.json"
 REBUILD_HINT = "run: kb build --full (or python scripts/build_index.py --full)"
 UPGRADE_HINT = "run: kb build (it reuses the vectors; or python scripts/build_index.py)"
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.
-CHUNKING_VERSION = 1
+# 2: chunk text reads like text (kb.plaintext: tables as "header: value", no list markers, no space before punctuation).
+CHUNKING_VERSION = 2
 
 
 @dataclass(frozen=True)

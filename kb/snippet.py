@@ -5,6 +5,7 @@ import html
 import re
 
 from .lexical import match_terms, stem
+from .plaintext import flatten, is_wide, units
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[._'][A-Za-z0-9]+)*")
 
@@ -40,23 +41,33 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def _window(cuts: list[tuple[int, int]], spans: list[tuple[int, int]], width: int) -> tuple[int, int]:
+    """The run of whole units (kb.plaintext.units) of at most `width` characters that holds the most matched
+    terms; the earliest of equals (the section's opening, when nothing matched)."""
+    best, best_hits = (cuts[0][0], cuts[0][1]), -1
+    j = 0
+    for i, (start, _) in enumerate(cuts):
+        j = max(j, i)
+        while j + 1 < len(cuts) and cuts[j + 1][1] - start <= width:
+            j += 1
+        end = cuts[j][1]
+        hits = sum(1 for a, b in spans if a >= start and b <= end)
+        if hits > best_hits:
+            best, best_hits = (start, end), hits
+    return best
+
+
 def make_snippet(text: str, terms: Terms | str, width: int = 220) -> str:
-    """HTML-safe snippet of about `width` characters around the densest cluster of the query's terms
-    (`match_terms` of the query, or the query itself)."""
-    text = " ".join(text.replace("\n- ", " · ").split())
+    """HTML-safe snippet of at most about `width` characters: the whole sentences (clauses, words, when one is
+    longer) that hold the most of the query's terms (`match_terms` of the query, or the query itself), with an
+    ellipsis where text is left out."""
+    text = flatten(text)
     stems, cjk = match_terms(terms) if isinstance(terms, str) else terms
     spans = match_spans(text, stems, cjk)
     if len(text) <= width:
         return highlight(text, spans)
-    best_start, best_hits = 0, -1
-    for s, _ in spans:
-        start = max(0, s - width // 4)
-        hits = sum(1 for a, b in spans if a >= start and b <= start + width)
-        if hits > best_hits:
-            best_start, best_hits = start, hits
-    end = min(len(text), best_start + width)
-    best_start = max(0, min(best_start, end - width))
-    window = [(max(a, best_start) - best_start, min(b, end) - best_start) for a, b in spans if b > best_start and a < end]
-    prefix = "… " if best_start > 0 else ""
-    suffix = " …" if end < len(text) else ""
-    return prefix + highlight(text[best_start:end], window) + suffix
+    start, end = _window(units(text, width), spans, width)
+    window = [(max(a, start) - start, min(b, end) - start) for a, b in spans if b > start and a < end]
+    prefix = ("…" if is_wide(text[start]) else "… ") if start > 0 else ""
+    suffix = ("…" if is_wide(text[end - 1]) else " …") if end < len(text) else ""
+    return prefix + highlight(text[start:end], window) + suffix

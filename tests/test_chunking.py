@@ -40,7 +40,7 @@ def test_sections_carry_heading_path_and_anchor():
     assert cs[1].heading_path == ("查看确认数",) and cs[1].anchor == "查看确认数"
     assert cs[2].heading_path == ("查看确认数", "ERC20") and cs[2].anchor == "erc20"
     table = cs[3]
-    assert table.heading == "网络" and "TRC20 | 20" in table.text
+    assert table.heading == "网络" and table.text == "网络：TRC20；确认数：20。"  # a row as "header: value"
 
 
 def test_long_sections_are_split_under_the_limit_and_keep_their_anchor():
