@@ -25,6 +25,7 @@ import numpy as np
 
 from . import __version__
 from .articles import Article, Category, LoadResult, load_articles
+from .cache import PassageCache, encode_with_cache
 from .catalog import make_listings, make_pages, related_articles
 from .chunking import Chunk, chunk_article, title_to_embed
 from .config import Settings
@@ -49,7 +50,8 @@ class BuildReport:
     reembedded: int = 0
     unchanged: int = 0
     removed: int = 0
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0  # chunks that needed a vector (not reused from the live build)...
+    vectors_from_cache: int = 0  # ...and vectors (chunks and titles) the passage cache gave instead of the model
     skipped_invalid: list[ArticleError] = field(default_factory=list)
     warnings: list[ArticleError] = field(default_factory=list)
     seconds: float = 0.0
@@ -67,7 +69,8 @@ class BuildReport:
         state = "published" if self.published else ("up to date, nothing published" if not self.reason else self.reason)
         return (
             f"{self.articles} articles, {self.chunks} chunks: {self.reembedded} re-embedded "
-            f"({self.chunks_embedded} chunks), {self.unchanged} unchanged, {self.removed} removed, "
+            f"({self.chunks_embedded} chunks, {self.vectors_from_cache} vectors from the cache), "
+            f"{self.unchanged} unchanged, {self.removed} removed, "
             f"{len(self.skipped_invalid)} invalid skipped, {self.seconds:.1f} s ({state})"
         )
 
@@ -239,9 +242,24 @@ def _reused(p: Plan) -> _Reused:
     return out
 
 
-def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot | None, reuse: set[str], dim: int) -> np.ndarray:
+def _model_identity(settings: Settings, p: Plan, model: LazyEmbedder) -> tuple[str, int]:
+    """The model's name and dimension: the live build's when it was made with the configured model (the model is
+    then loaded only if something is not in the cache), else the loaded model's."""
+    if not model.loaded and p.live is not None:
+        try:
+            live = p.live_manifest or read_manifest(p.live)
+        except KBError:
+            live = None
+        if live is not None and live.model_spec == settings.model:
+            return live.model, live.dim
+    embedder = model.get()
+    return embedder.name, embedder.dim
+
+
+def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot | None, reuse: set[str], dim: int,
+                   cache: PassageCache | None = None) -> np.ndarray:
     """One title vector per article (a zero row where `title_to_embed` gives none); unchanged articles
-    keep the previous build's."""
+    keep the previous build's, and the cache gives those it knows."""
     out = np.zeros((len(articles), dim), np.float32)
     old_row = {aid: i for i, aid in enumerate(prev.articles)} if prev is not None and prev.titles is not None else {}
     todo: list[tuple[int, str]] = []
@@ -251,7 +269,8 @@ def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot 
         elif (title := title_to_embed(article)) is not None:
             todo.append((row, title))
     if todo:
-        out[[row for row, _ in todo]] = model.get().encode_passages([t for _, t in todo], batch_size=64)
+        out[[row for row, _ in todo]] = encode_with_cache(
+            cache, [t for _, t in todo], lambda texts: model.get().encode_passages(texts, batch_size=64), 64, dim=dim)
     return out
 
 
@@ -302,18 +321,22 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
                 words.append(None)
     report.chunks, report.chunks_embedded = len(chunks), len(to_embed)
 
-    batch = 32
-    for i in range(0, len(to_embed), batch):
-        positions = to_embed[i:i + batch]
-        vecs = model.get().encode_passages([chunks[pos].embed_text for pos in positions], batch_size=batch)
-        for pos, v in zip(positions, vecs):
+    # Nothing to encode (only words or pages changed, or every text cached): the live build says what the model is.
+    name, dim = _model_identity(settings, p, model) if to_embed or not old.snapshot else \
+        (old.snapshot.manifest.model, old.snapshot.manifest.dim)
+    cache = PassageCache(settings.embedding_cache_dir, name) if settings.embedding_cache_dir else None
+    try:
+        vecs = encode_with_cache(cache, [chunks[pos].embed_text for pos in to_embed],
+                                 lambda texts: model.get().encode_passages(texts, batch_size=32), 32, progress, dim)
+        for pos, v in zip(to_embed, vecs):
             rows[pos] = v
-        if progress:
-            progress(min(i + batch, len(to_embed)), len(to_embed))
-    # Nothing embedded (only words or pages changed): the live build says what the model is.
-    source = old.snapshot.manifest if old.snapshot is not None and not model.loaded else model.get()
-    name, dim = (source.model, source.dim) if isinstance(source, Manifest) else (source.name, source.dim)
-    titles = _title_vectors(p.articles, model, old.snapshot, p.reuse, dim)
+        titles = _title_vectors(p.articles, model, old.snapshot, p.reuse, dim, cache)
+        if cache is not None:
+            report.vectors_from_cache = cache.hits
+            cache.prune(settings.embedding_cache_mb * 2**20)
+    finally:
+        if cache is not None:
+            cache.close()
     matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
     vectors = VectorIndex.build(matrix, dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
     words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]

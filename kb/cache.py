@@ -1,11 +1,12 @@
-"""Embedding caches: an in-memory LRU of query vectors for serving, and a persistent passage cache
-keyed by model and text hash (SQLite) so that eval re-runs encode only new text."""
+"""Embedding caches: an in-memory LRU of query vectors for serving, and a persistent passage cache keyed by model
+and text hash (SQLite), shared by builds and eval runs, so that each encodes only text it has not seen."""
 from __future__ import annotations
 
 import hashlib
 import re
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
@@ -13,50 +14,89 @@ from typing import Sequence
 import numpy as np
 
 
-class CachedEmbedder:
-    """Wraps an Embedder; passage vectors are stored by sha1 of the text in one SQLite file per model."""
+class PassageCache:
+    """Passage vectors of one model by sha1 of the text, in one SQLite file per model, kept across builds and
+    shared with kb eval. Each row remembers when it was last used; `prune` drops the least recently used."""
 
-    def __init__(self, inner, cache_dir: str | Path):
-        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+    def __init__(self, cache_dir: str | Path, model_name: str):
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        path = Path(cache_dir) / (re.sub(r"[^A-Za-z0-9._-]+", "_", inner.name) + ".sqlite")
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
+        self.path = Path(cache_dir) / (re.sub(r"[^A-Za-z0-9._-]+", "_", model_name) + ".sqlite")
+        # A build and an eval may share the file: SQLite's locking, a wait instead of "database is locked".
+        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(vec)")}
+            if "used" not in columns:  # a cache written before rows kept their last use
+                self._db.execute("ALTER TABLE vec ADD COLUMN used REAL NOT NULL DEFAULT 0")
         self.hits = self.misses = 0
 
-    def _cached(self, kind: str, texts: Sequence[str], encode, batch_size: int, progress=None) -> np.ndarray:
-        keys = [kind + hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    @staticmethod
+    def key(text: str) -> str:
+        return "p" + hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def get(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
+        """Position in `texts` → cached vector, for the texts the cache knows (marked used now)."""
+        keys = [self.key(t) for t in texts]
         found: dict[str, np.ndarray] = {}
-        for i in range(0, len(keys), 900):
-            part = keys[i:i + 900]
-            rows = self._db.execute(f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(part))})", part)
-            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in found}.values())
-        self.hits += len(keys) - len(missing)
-        self.misses += len(missing)
-        step = max(batch_size, 256)
-        for i in range(0, len(missing), step):
-            idx = missing[i:i + step]
-            vecs = encode([texts[j] for j in idx])
-            rows = [(keys[j], np.asarray(v, dtype=np.float32).tobytes()) for j, v in zip(idx, vecs)]
-            self._db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)", rows)
-            self._db.commit()
-            found.update((keys[j], np.asarray(v, dtype=np.float32)) for j, v in zip(idx, vecs))
-            if progress:
-                progress(min(i + step, len(missing)), len(missing))
-        if not keys:
-            return np.zeros((0, self.dim), np.float32)
-        return np.vstack([found[k] for k in keys])
+        with self._lock, self._db:
+            for i in range(0, len(keys), 900):
+                part = keys[i:i + 900]
+                marks = ",".join("?" * len(part))
+                found.update((k, np.frombuffer(v, dtype=np.float32))
+                             for k, v in self._db.execute(f"SELECT key, v FROM vec WHERE key IN ({marks})", part))
+                self._db.execute(f"UPDATE vec SET used = ? WHERE key IN ({marks})", [time.time(), *part])
+        out = {i: found[k] for i, k in enumerate(keys) if k in found}
+        self.hits += len(out)
+        self.misses += len(keys) - len(out)
+        return out
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        now = time.time()
+        rows = [(self.key(t), np.asarray(v, dtype=np.float32).tobytes(), now) for t, v in zip(texts, vectors)]
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vec (key, v, used) VALUES (?, ?, ?)", rows)
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0] - self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            return int(pages * self._db.execute("PRAGMA page_size").fetchone()[0])
+
+    def prune(self, max_bytes: float) -> int:
+        """Drop the least recently used vectors until the file's data fits in `max_bytes`; rows dropped."""
+        size = self.size_bytes()
+        if size <= max_bytes:
+            return 0
+        with self._lock:
+            count = self._db.execute("SELECT count(*) FROM vec").fetchone()[0]
+            drop = count - int(count * max_bytes * 0.9 / size)  # to 90 %: not again at the next build
+            with self._db:
+                self._db.execute("DELETE FROM vec WHERE key IN (SELECT key FROM vec ORDER BY used LIMIT ?)", (drop,))
+            self._db.execute("VACUUM")
+        return drop
 
     def close(self) -> None:
         self._db.close()
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        # Not cached: query encoding is part of what the harness's queries/s measures.
-        return self.inner.encode_queries(texts)
 
-    def encode_passages(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        return self._cached("p", texts, lambda t: self.inner.encode_passages(t, batch_size), batch_size, progress)
+def encode_with_cache(cache: PassageCache | None, texts: Sequence[str], encode, batch: int = 32,
+                      progress=None, dim: int = 0) -> np.ndarray:
+    """Vectors of `texts`: the cache's where it has them, `encode` (in batches, stored as they come) for the rest.
+    `progress(done, total)` counts the texts encoded."""
+    known = cache.get(texts) if cache is not None else {}
+    missing = [i for i in range(len(texts)) if i not in known]
+    for start in range(0, len(missing), batch):
+        idx = missing[start:start + batch]
+        vecs = encode([texts[j] for j in idx])
+        if cache is not None:
+            cache.put([texts[j] for j in idx], vecs)
+        known.update(zip(idx, np.asarray(vecs, dtype=np.float32)))
+        if progress:
+            progress(min(start + batch, len(missing)), len(missing))
+    if not len(texts):
+        return np.zeros((0, dim), np.float32)
+    return np.vstack([known[i] for i in range(len(texts))])
 
 
 class QueryCache:

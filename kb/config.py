@@ -14,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # KB_RATE_LIMITS' default: generous for a busy help desk behind one office address, tight for guessing.
 DEFAULT_RATE_LIMITS = ("login=10/minute;50/hour, bearer=20/minute;100/hour, search=600/minute, suggest=600/minute, "
+                       "instant=1200/minute, "
                        "write=60/hour, email=10/hour")
 
 # Locales an article may declare; the first is the fallback for the UI.
@@ -71,6 +72,11 @@ class Settings:
                                       low=0, high=1)
     reload_interval: float = _setting(2.0, "Seconds between the app's checks for a newly built index.", low=0)
     keep_builds: int = _setting(3, "Index builds kept on disk (the live one included) for roll-back.", low=1)
+    embedding_cache: str = _setting("", "Folder of the persistent cache of passage vectors (by model and text hash), shared by "
+                                    "every build and kb eval: a --full build, a revert or a re-added article encodes "
+                                    "nothing already known; empty = <index_dir>/embeddings; off = no cache.")
+    embedding_cache_mb: float = _setting(1024.0, "The passage-vector cache is pruned to this size after a build, least "
+                                         "recently used vectors first.", low=1)
     query_cache_size: int = _setting(2048, "Query vectors kept in memory (LRU) for repeated searches and keystrokes; 0 = off.", low=0)
     threads: int = _setting(0, "Threads for encoding and FAISS; 0 = number of cores.", low=0)
     session_hours: float = _setting(12.0, "An agent's session ends this many hours after login (logging in again starts a new one).",
@@ -80,7 +86,7 @@ class Settings:
         DEFAULT_RATE_LIMITS,
         "Limits per client (IP address), 'group=N/period;N/period' comma-separated: login and bearer count failed "
         "attempts only; search covers the search page, /api/search and /api/articles; suggest the ticket form's "
-        "suggestions and deflections; write tickets and votes; email the tickets of one e-mail "
+        "suggestions and deflections; instant the search box's suggestions while typing; write tickets and votes; email the tickets of one e-mail "
         "address, from any client. off = no limits (benchmarks, load tests).")
     rate_limit_storage: str = _setting(
         "memory://", "Where the rate-limit counters live: memory:// (per process) or a shared store such as "
@@ -145,6 +151,13 @@ class Settings:
             values[name] = value
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.from_mapping(values)
+
+    @property
+    def embedding_cache_dir(self) -> Path | None:
+        """Where passage vectors are cached (None: no cache)."""
+        if self.embedding_cache == "off":
+            return None
+        return Path(self.embedding_cache) if self.embedding_cache else Path(self.index_dir) / "embeddings"
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)  # validated again by __post_init__

@@ -11,7 +11,6 @@ from typing import Callable, Iterable
 
 from .articles import Article, Category, LoadResult, load_articles
 from .build import build_index
-from .cache import CachedEmbedder
 from .config import Settings
 from .embed import load_embedder
 from .glossary import load_glossary
@@ -98,16 +97,21 @@ def evaluate(
 
     Gold ids are article ids, or translation groups (an answer in any language of the right topic counts)."""
     cache_dir = Path(cache_dir)
-    embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
-    try:
-        return _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample,
-                         tuple(sorted(without)))
-    finally:
-        embedder.close()
+    embedder = load_embedder(settings.model, settings.threads)
+    return _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample,
+                     tuple(sorted(without)))
+
+
+def _eval_settings(settings: Settings, cache_dir: Path, corpus, sample: int, without: tuple[str, ...]) -> Settings:
+    """The settings of a corpus's eval index: its own folder under `cache_dir`, and the passage cache of the
+    knowledge base's builds (what `kb build` embedded, an eval never embeds again, and the other way round)."""
+    shared = settings.embedding_cache_dir
+    return settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample, without),
+                            embedding_cache=str(shared) if shared else "off")
 
 
 def _evaluate(settings, embedder, corpus, queries, modes, cache_dir, progress, per_query, sample, without) -> dict:
-    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample, without))
+    settings = _eval_settings(settings, cache_dir, corpus, sample, without)
     loaded = sample_corpus(load_corpus(corpus, without), queries, sample)
     t0 = time.perf_counter()
     glossary = load_glossary(corpus)[0] if Path(corpus).is_dir() else None
@@ -184,8 +188,8 @@ def open_searcher(
     articles of some locales) and return a Searcher."""
     cache_dir = Path(cache_dir)
     without = tuple(sorted(without))
-    embedder = CachedEmbedder(load_embedder(settings.model, settings.threads), cache_dir / "embeddings")
-    settings = settings.replace(index_dir=_index_dir(settings, cache_dir, corpus, sample, without))
+    embedder = load_embedder(settings.model, settings.threads)
+    settings = _eval_settings(settings, cache_dir, corpus, sample, without)
     glossary = load_glossary(corpus)[0] if Path(corpus).is_dir() else None
     build_index(settings, embedder=embedder, loaded=sample_corpus(load_corpus(corpus, without), queries or [], sample),
                 glossary=glossary)

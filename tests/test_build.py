@@ -37,7 +37,8 @@ def test_incremental_rebuild_reembeds_only_the_changed_article(built, kb_dir, em
     snap = load_current(built.index_dir)
     lost_chunks = [c for c in snap.chunks if c.article_id == "lost-2fa-en"]
     assert len(lost_chunks) == report.chunks_embedded
-    assert counting.passages == len(lost_chunks) + 1  # its sections and its title
+    # Only the edited section is encoded: its other sections and its title are in the passage cache
+    assert counting.passages == 1 and report.vectors_from_cache == len(lost_chunks)
     assert "withdrawal-pending-review-zh" not in snap.articles
     # reused vectors are the same vectors a full build computes, sections and titles alike
     fresh = embedder.encode_passages([c.embed_text for c in snap.chunks])

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="use only the first N queries")
     p.add_argument("--corpus-sample", type=int, default=0, metavar="N",
                    help="evaluate on N documents: the queries' gold documents plus random others (default: all)")
-    p.add_argument("--cache", default="var/eval-cache", help="where indexes and embeddings are cached")
+    p.add_argument("--cache", default="var/eval-cache", help="where the eval indexes are kept (passage vectors: KB_EMBEDDING_CACHE, shared with kb build)")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     p.add_argument("--per-query", action="store_true", help="include each query's ranking in the JSON")
     p.add_argument("--without", default="", metavar="LOCALES",
