@@ -185,3 +185,117 @@ def test_a_url_or_a_decimal_is_never_a_sentence_end():
 def test_highlighting_escapes_then_marks():
     snippet = make_snippet("Use <script>alert(1)</script> & the memo tag.", "memo")
     assert snippet == "Use &lt;script&gt;alert(1)&lt;/script&gt; &amp; the <mark>memo</mark> tag."
+
+
+# Every surface that shows or inserts chunk text, over a knowledge base with tables, lists, code and links.
+MESSY = {
+    "confirmations-table-zh.md": """---
+id: confirmations-table-zh
+title: 各网络充值所需确认数
+locale: zh-CN
+category: deposits
+tags: [确认数, 网络]
+translation_group: confirmations-table
+---
+
+## 各网络所需确认数
+
+到 **资产 > 充值** 查看状态，确认数够了才会到账：
+
+| 网络 | 所需确认数 | 说明 |
+|---|---|---|
+| **TRC20** | 20 | 约 1 分钟 ，到账快 |
+| ERC20 | 12 | 拥堵时更久 |
+""",
+    "memo-steps-en.md": """---
+id: memo-steps-en
+title: Add the memo to an XRP deposit
+locale: en
+category: deposits
+tags: [memo, xrp]
+translation_group: memo-steps
+---
+
+## Add the memo
+
+- Tap **Deposit** , then choose `XRP` .
+- Copy the **memo** as well; see [My deposit has not arrived](/articles/deposit-not-credited-en) .
+
+| Coin | Memo needed |
+|---|---|
+| XRP | Yes |
+| USDT (TRC20) | No |
+""",
+    "template-memo-en.md": """---
+id: template-memo-en
+title: "Template: deposit without a memo"
+locale: en
+category: deposits
+tags: [memo, template]
+audience: internal
+translation_group: template-memo
+---
+
+## Reply: memo missing
+
+> Hi, your **XRP** deposit ({TXID}) arrived without a memo. Please:
+>
+> 1. Send us a screenshot of the withdrawal with the `memo` field .
+> 2. Reply with your UID.
+
+::: internal
+Check the memo in **Harbor Admin** first.
+:::
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def messy_client(tmp_path_factory, embedder):
+    import shutil
+
+    from conftest import AGENT_TOKEN, FIXTURE_KB
+    from kb.build import build_index
+    from kb.config import Settings
+    from webapp import create_app
+
+    root = tmp_path_factory.mktemp("messy")
+    shutil.copytree(FIXTURE_KB, root / "articles")
+    for name, text in MESSY.items():
+        (root / "articles" / name).write_text(text, encoding="utf-8")
+    settings = Settings.from_mapping({"articles_dir": str(root / "articles"), "index_dir": str(root / "index")})
+    build_index(settings, embedder=embedder)
+    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
+                      "KB_DB_PATH": str(root / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN, "SECRET_KEY": "t"},
+                     embedder=embedder)
+    yield app.test_client(), {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    app.extensions["kb"].db.dispose()
+
+
+def _clean(texts: list[str]) -> list[str]:
+    return [p for t in texts for p in debris(shown(t))]
+
+
+def test_search_results_api_suggestions_and_agent_passages_read_like_text(messy_client):
+    client, agent = messy_client
+    api = client.get("/api/search", query_string={"q": "TRC20 确认数", "locale": "zh-CN"}).get_json()
+    top = api["results"][0]
+    assert top["id"] == "confirmations-table-zh" and "<mark>TRC20</mark>" in top["snippet"]
+    assert "网络：<mark>TRC20</mark>；所需" in top["snippet"] and "数：20；说明：约 1 分钟，到账快。网络：ERC20；" in top["snippet"]
+    assert not _clean([h["snippet"] for h in api["results"]] + [s["snippet"] for h in api["results"] for s in h["sections"]])
+
+    page = client.get("/search", query_string={"q": "memo xrp deposit", "lang": "en"}).get_data(as_text=True)
+    snippets = re.findall(r'<p class="snippet"[^>]*>(.*?)</p>', page, re.S)
+    assert any("Tap Deposit, then choose XRP." in shown(s) for s in snippets) and not _clean(snippets)
+
+    suggest = client.post("/api/suggest", json={"subject": "XRP deposit memo", "description": "I forgot the memo"}).get_json()
+    assert suggest["suggestions"] and not _clean([s["snippet"] for s in suggest["suggestions"]])
+
+    found = client.get("/api/agent/search", query_string={"q": "memo missing template"}, headers=agent).get_json()
+    template = next(h for h in found["results"] if h["id"] == "template-memo-en")
+    assert template["passage"] == ("Hi, your XRP deposit ({TXID}) arrived without a memo. Please:\n\n"
+                                   "1. Send us a screenshot of the withdrawal with the memo field.\n2. Reply with your UID.")
+    steps = next(h for h in found["results"] if h["id"] == "memo-steps-en")
+    assert steps["passage"].startswith("Tap Deposit, then choose XRP.\nCopy the memo as well; see My deposit has not arrived.\n"
+                                       "Coin: XRP; Memo needed: Yes.")
+    assert not _clean([h["passage"] for h in found["results"]] + [h["snippet"] for h in found["results"]])
