@@ -74,7 +74,7 @@ def test_an_answer_only_in_english_is_shown_labelled_to_a_korean_or_japanese_rea
     url = f"{server.url}/search?q={quote(query)}&lang={lang}"
     dom = browser.dom(url)
     assert 'href="/articles/withdrawal-pending-review-en' in dom and "withdrawal-pending-review-zh" not in dom
-    assert '<span class="badge">English</span>' in dom
+    assert '<span class="badge" lang="en">English</span>' in dom
     browser.screenshot(url, f"search-{lang}-fallback.png")
     browser.screenshot(url, f"search-{lang}-fallback-phone.png", size="390,844")
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kb.config import Settings
 from kb.embed import Embedder, load_embedder
@@ -15,7 +15,7 @@ from kb.lexical import warm_up_in_background
 from kb.live import LiveIndex
 from kb.triage import UrgentRules
 
-from . import auth, db, i18n, mail, ratelimit, security
+from . import auth, db, errors, i18n, mail, ratelimit, security
 from .state import KBState
 
 
@@ -80,13 +80,13 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
             if getattr(exc, "parameter", None):
                 body["parameter"] = exc.parameter
             return jsonify(body), exc.code
-        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+        return errors.render_error_page(exc)  # the reader's language, no developer text
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s", request.path)
         if wants_json():
             return jsonify(ok=False, error="internal error; it has been logged", status=500), 500
-        return render_template("error.html", code=500, message="Something went wrong on our side."), 500
+        return errors.render_error_page(InternalServerError())
 
     return app

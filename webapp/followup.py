@@ -7,6 +7,7 @@ from itsdangerous import BadSignature, SignatureExpired
 
 from . import db
 from .auth import agent_required, current_agent
+from .errors import abort_for_reader
 from .i18n import STRINGS, ui_locale
 from .mail import mailer
 from .params import ParamError, int_param, text_param
@@ -25,12 +26,12 @@ def _request_for(token: str) -> dict:
     try:
         request_id = mailer().read_token(token)
     except SignatureExpired:
-        abort(403, description=_t()["followup_expired"].format(days=f"{mailer().followup_days:g}"))
+        abort_for_reader(403, _t()["followup_expired"].format(days=f"{mailer().followup_days:g}"))
     except BadSignature:
-        abort(404, description=_t()["followup_invalid"])
+        abort_for_reader(404, _t()["followup_invalid"])
     req = db.get_request(request_id)
     if req is None:
-        abort(404, description=_t()["followup_invalid"])
+        abort_for_reader(404, _t()["followup_invalid"])
     return req
 
 

@@ -40,7 +40,7 @@ def emergency_json(emergency: dict | None) -> dict | None:
     articles = searcher().snapshot.articles
     linked = [articles[a] for a in emergency.get("articles", []) if a in articles and articles[a].is_public]
     return {"title": emergency.get("title"), "steps": emergency.get("steps", []), "human": emergency.get("human"),
-            "articles": [{"id": a.id, "title": a.title, "url": article_url(a.id)} for a in linked]}
+            "articles": [{"id": a.id, "title": a.title, "locale": a.locale, "url": article_url(a.id)} for a in linked]}
 
 
 def urgency(text: str, locale: str | None) -> tuple[list[str], dict | None]:

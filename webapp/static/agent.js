@@ -118,9 +118,10 @@
       (data.results || []).forEach(function (h) {
         var li = document.createElement("li"); li.className = "suggestion";
         var a = document.createElement("a"); a.className = "result-title"; a.href = h.url; a.target = "_blank"; a.textContent = h.title;
+        if (h.locale && h.locale !== document.documentElement.lang) a.lang = h.locale;  // the article's language
         li.appendChild(a);
         if (h.audience === "internal") { var p = document.createElement("span"); p.className = "pill internal"; p.textContent = "internal"; li.appendChild(p); }
-        var s = document.createElement("p"); s.className = "snippet"; s.innerHTML = h.snippet; li.appendChild(s);
+        var s = document.createElement("p"); s.className = "snippet"; s.innerHTML = h.snippet; s.lang = a.lang; li.appendChild(s);
         var passage = document.createElement("textarea"); passage.className = "passage"; passage.hidden = true; passage.value = fillFromRequest(h.passage); li.appendChild(passage);
         var actions = document.createElement("div"); actions.className = "suggestion-actions";
         var ins = document.createElement("button"); ins.type = "button"; ins.className = "insert"; ins.textContent = "Insert passage";

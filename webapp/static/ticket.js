@@ -23,6 +23,11 @@
     if (list.indexOf(id) < 0) { list.push(id); input.value = JSON.stringify(list); }
   }
   function query() { return (subject.value + "\n" + description.value).trim(); }
+  // an article's text in another language than the page's says so (screen readers switch voice, fonts fit)
+  function inLanguage(node, locale) {
+    if (locale && locale !== document.documentElement.lang) node.lang = locale;
+    return node;
+  }
 
   function render(data) {
     panel.replaceChildren();
@@ -34,7 +39,7 @@
       data.emergency.steps.forEach(function (s) { steps.appendChild(el("li", "", s)); });
       box.appendChild(steps);
       (data.emergency.articles || []).forEach(function (a) {
-        var link = el("a", "emergency-article", a.title); link.href = a.url; link.target = "_blank";
+        var link = inLanguage(el("a", "emergency-article", a.title), a.locale); link.href = a.url; link.target = "_blank";
         box.appendChild(link);
       });
       var human = el("button", "primary urgent-contact", t.tContact);
@@ -52,12 +57,12 @@
       remember(shown, shownInput, s.id);
       var item = el("li", "suggestion");
       item.dataset.article = s.id;
-      var link = el("a", "result-title", s.title);
+      var link = inLanguage(el("a", "result-title", s.title), s.locale);
       link.href = s.url; link.target = "_blank"; link.rel = "noopener";
       link.addEventListener("click", function () { remember(opened, openedInput, s.id); });
       item.appendChild(link);
-      if (s.section) item.appendChild(el("div", "result-meta", s.section));
-      var snippet = el("p", "snippet");
+      if (s.section) item.appendChild(inLanguage(el("div", "result-meta", s.section), s.locale));
+      var snippet = inLanguage(el("p", "snippet"), s.locale);
       snippet.innerHTML = s.snippet;  // server-escaped text with <mark> only
       item.appendChild(snippet);
       var solved = el("button", "solved", t.tSolved);
