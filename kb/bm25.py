@@ -96,6 +96,11 @@ class LexicalIndex:
         out[self.ids] = scores
         return out
 
+    def document_frequencies(self) -> dict[str, int]:
+        """Every word of the index and how many of its rows hold it (from the rows' word ids made at build)."""
+        counts = np.bincount(self._terms, minlength=len(self._vocab)) if len(self._terms) else np.zeros(len(self._vocab), np.int64)
+        return {word: int(counts[i]) for word, i in self._vocab.items() if counts[i] > 0}
+
     def knows(self, word: str) -> bool:
         """Whether the index has this BM25 word."""
         return word in self._vocab

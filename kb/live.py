@@ -38,7 +38,9 @@ class LiveIndex:
 
     def _load(self, build: Path) -> Searcher:
         snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim)
-        return Searcher(snapshot, self.embedder, self.settings)
+        searcher = Searcher(snapshot, self.embedder, self.settings)
+        searcher.instant  # the prefix tables, made here while requests are served by the build before
+        return searcher
 
     def _initial(self) -> Searcher:
         """The live build; if it is unreadable, the last published build of its model that loads (and say so).

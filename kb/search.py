@@ -7,11 +7,13 @@
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
 from .config import LOCALES, Settings
 from .embed import Embedder
+from .instant import Instant
 from .present import Hit, Presenter, Section, article_url  # noqa: F401  (re-exported)
 from .query import Query, analyse
 from .ranking import FusionParams, Ranked, Ranker
@@ -56,6 +58,12 @@ class Searcher:
         # Public searches correct against the public articles' words only (one speller when they are the same).
         public = snapshot.public
         self._public_speller = self.speller if public is None or public.words is snapshot.words else Speller(public.words)
+
+    @functools.cached_property
+    def instant(self) -> Instant:
+        """Suggestions while typing over this snapshot's public articles (kb.instant); LiveIndex makes them when
+        it loads the snapshot, so that no keystroke waits for them."""
+        return Instant(self)
 
     def correct(self, text: str, audience: str = "public") -> str | None:
         """The query with its typos corrected against the words of the articles `audience` may see (None: nothing

@@ -187,7 +187,7 @@ def test_the_default_limits_are_on_and_a_bad_value_names_the_setting(make_app):
     from kb.config import DEFAULT_RATE_LIMITS
     from webapp.ratelimit import parse_limits
 
-    assert set(parse_limits(DEFAULT_RATE_LIMITS)) == {"login", "bearer", "search", "suggest", "write", "email"}
+    assert set(parse_limits(DEFAULT_RATE_LIMITS)) == {"login", "bearer", "search", "suggest", "instant", "write", "email"}
     for bad in ("login=often", "logins=5/minute", "5/minute"):
         with pytest.raises(SettingsError, match="KB_RATE_LIMITS"):
             make_app(KB_RATE_LIMITS=bad)

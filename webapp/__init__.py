@@ -58,11 +58,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
 
     from .agent import bp as agent_bp
     from .api import bp as api_bp
+    from .instant import bp as instant_bp
     from .pages import bp as pages_bp
     from .tickets import bp as tickets_bp
     from .writers import bp as writers_bp
 
-    for bp in (pages_bp, api_bp, tickets_bp, agent_bp, writers_bp):
+    for bp in (pages_bp, api_bp, instant_bp, tickets_bp, agent_bp, writers_bp):
         app.register_blueprint(bp)
     i18n.init_app(app)
     db.init_app(app)

@@ -5,6 +5,8 @@ separated, or `off`. Groups:
     bearer   failed `Authorization: Bearer` tokens; over the limit, a client's Bearer header is not even checked
     search   the search page, /api/search, /api/articles/<id>
     suggest  the ticket form's suggestions and deflections (it asks while the user types)
+    instant  the search box's suggestions while typing (/api/instant, about one request a keystroke) and the
+             chosen suggestion (/instant/open)
     write    new requests and helpful votes (anonymous writes; logged-in agents' work is not limited: a desk
              behind one office address would hit any per-address limit together)
     email    new requests per requester's e-mail address, whichever client files them (counted by the ticket
@@ -24,10 +26,11 @@ from limits import parse_many
 
 from kb.config import SettingsError
 
-GROUPS = ("login", "bearer", "search", "suggest", "write", "email")
+GROUPS = ("login", "bearer", "search", "suggest", "instant", "write", "email")
 # endpoint → group; the endpoints' own views stay free of limit decorators (one table, here)
 ROUTES = {
     "pages.search": "search", "api.search": "search", "api.article": "search",
+    "instant.suggest": "instant", "instant.open_article": "instant",
     "tickets.api_suggest": "suggest", "tickets.api_deflect": "suggest", "tickets.api_undo_deflection": "suggest",
     "tickets.submit_request": "write", "pages.vote": "write",
 }
