@@ -89,7 +89,7 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     import json
 
     cmd = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--work", str(tmp_path), "--seconds", "1", "--clients", "2", "--json",
-           "--cpu-queries", "2"]
+           "--cpu-queries", "2", "--keystrokes", "20"]
     first = subprocess.run(cmd + ["--articles", str(ROOT / "tests" / "data" / "kb")], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     figures = json.loads(first.stdout)
@@ -98,7 +98,9 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     assert figures["cold_start_s"] > 0 and figures["server_memory"]["pss_mb_total"] > 0
     cpu = figures["query_cpu"]
     assert {"dev queries", "500-char han", "500-char latin"} <= set(cpu) and all(c["max_ms"] > 0 for c in cpu.values())
-    for endpoint in ("search", "suggest"):
+    keystroke = figures["instant_keystroke"]
+    assert keystroke["keystrokes"] == 20 and 0 < keystroke["wall_p50_ms"] <= keystroke["wall_p99_ms"] <= keystroke["wall_max_ms"]
+    for endpoint in ("search", "suggest", "instant"):
         run = figures[endpoint][0]
         assert run["clients"] == 2 and run["requests"] > 0 and run["errors"] == 0 and run["p50_ms"] <= run["p99_ms"]
     synthetic = subprocess.run(cmd + ["--synthetic", "40"], capture_output=True, text=True, timeout=300)

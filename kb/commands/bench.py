@@ -1,4 +1,4 @@
-"""Benchmark kb over HTTP: build and incremental-rebuild time, cold start, /api/search and /api/suggest latency, memory.
+"""Benchmark kb over HTTP: build and incremental-rebuild time, cold start, /api/search, /api/suggest and /api/instant latency, memory.
 
 Works on a copy of the shipped knowledge base, or on a synthetic one of N articles (--synthetic N, made by
 scripts/make_synthetic_kb.py), kept under --work with its index so that later runs reuse both. Then starts
@@ -54,6 +54,20 @@ def suggest_request(base: str, query: str, rnd: random.Random) -> urllib.request
     typed = query[: rnd.randint(min(4, len(query)), len(query))]
     return urllib.request.Request(f"{base}/api/suggest", data=json.dumps({"subject": typed}).encode(),
                                   headers={"Content-Type": "application/json"}, method="POST")
+
+
+LOCALE_OF = {"en": "en", "zh": "zh-CN", "ko": "ko", "ja": "ja"}
+
+
+def keystroke(query: str, rnd: random.Random) -> str:
+    """What the search box holds after a random keystroke of `query`: its first 1 … all characters."""
+    return query[: rnd.randint(1, len(query))]
+
+
+def instant_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+    """One keystroke in the search box: a random prefix of the query, from a reader of a random interface language."""
+    params = {"q": keystroke(query, rnd), "locale": rnd.choice(list(LOCALE_OF.values()))}
+    return urllib.request.Request(f"{base}/api/instant?" + urllib.parse.urlencode(params))
 
 
 def article_request(base: str, article_id: str, rnd: random.Random) -> urllib.request.Request:
@@ -201,6 +215,35 @@ def query_cost(settings, queries: list[str], n: int = 20) -> dict:
     return out
 
 
+def instant_cost(settings, queries: list[str], n: int = 2000) -> dict:
+    """Server time of one keystroke of instant search (kb.instant, what GET /api/instant runs), in process: `n`
+    random prefixes of the dev queries (every language), each from a reader of a random interface language.
+    Wall time (perf_counter) and CPU time (process_time), ms, p50 / p99 / max."""
+    from kb.embed import load_embedder
+    from kb.search import Searcher
+    from kb.store import load_current
+
+    embedder = load_embedder(settings.model, settings.threads)
+    searcher = Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
+    t0 = time.perf_counter()
+    instant = searcher.instant
+    load_ms = (time.perf_counter() - t0) * 1000
+    for warm in ("warm up", "充值未到账", "입금", "入金"):  # the segmenter's dictionary and first-call costs
+        instant.suggest(warm)
+    rnd = random.Random(11)
+    wall, cpu = [], []
+    for _ in range(n):
+        typed, locale = keystroke(rnd.choice(queries), rnd), rnd.choice(list(LOCALE_OF.values()))
+        t0, c0 = time.perf_counter(), time.process_time()
+        instant.suggest(typed, locale)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return {"keystrokes": n, "tables_ms": round(load_ms, 1),
+            **{f"{name}_{p}_ms": round(percentile(v, int(p[1:])), 2) for name, v in (("wall", wall), ("cpu", cpu))
+               for p in ("p50", "p99")},
+            "wall_max_ms": round(max(wall), 2)}
+
+
 def timed_build(settings, **kw) -> tuple[float, object]:
     from kb.build import build_index
 
@@ -226,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cache", action="store_true", help="turn the server's query-vector cache off (every query encoded)")
     p.add_argument("--cpu-queries", type=int, default=20, metavar="N",
                    help="CPU per search: N long queries per script and 5×N dev queries (default 20)")
+    p.add_argument("--keystrokes", type=int, default=2000, metavar="N",
+                   help="instant search: N random prefixes of the dev queries, in process (default 2000)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
 
@@ -266,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                                       "chunks_embedded": inc.chunks_embedded}
 
     figures["query_cpu"] = query_cost(settings, load_queries(args.queries), max(1, args.cpu_queries))
+    figures["instant_keystroke"] = instant_cost(settings, load_queries(args.queries), max(1, args.keystrokes))
 
     port = free_port()
     env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
@@ -292,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         drive(base, queries, 2 * args.workers, 2.0)  # warm-up (every worker)
         figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
         figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
+        figures["instant"] = [drive(base, queries, c, args.seconds, instant_request) for c in args.clients]
         from kb.store import load_current
 
         public = [a.id for a in load_current(settings.index_dir).articles.values() if a.is_public]
@@ -320,7 +367,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
         for name, c in figures["query_cpu"].items():
             print(f"CPU per search, {name} ({c['queries']}, in process, uncached): p50 {c['p50_ms']} ms, max {c['max_ms']} ms")
-        for endpoint in ("search", "suggest", "article_page"):
+        k = figures["instant_keystroke"]
+        print(f"instant search, server time per keystroke ({k['keystrokes']} random prefixes of the dev queries, in process): "
+              f"p50 {k['wall_p50_ms']} ms, p99 {k['wall_p99_ms']} ms, max {k['wall_max_ms']} ms; CPU p50 {k['cpu_p50_ms']} ms, "
+              f"p99 {k['cpu_p99_ms']} ms (tables made in {k['tables_ms']} ms at load)")
+        for endpoint in ("search", "suggest", "instant", "article_page"):
             for s in figures[endpoint]:
                 print(f"{'/articles/<id>' if endpoint == 'article_page' else '/api/' + endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
                       f"p99 {s['p99_ms']} ms, {s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
