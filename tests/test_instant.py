@@ -199,3 +199,14 @@ def test_instant_has_a_rate_limit_of_its_own(settings, embedder, tmp_path):
     assert client.get("/instant/open?q=dep&to=lost-2fa-en").status_code == 429  # one budget for both routes
     assert client.get("/api/search?q=deposit").status_code == 200  # typing does not use up the search budget
     app.extensions["kb"].db.dispose()
+
+
+def test_without_javascript_the_search_boxes_are_plain_forms_to_the_results_page(client):
+    """The combobox's roles and list are added by instant.js: the page as served has a form that searches."""
+    for path in ("/?lang=ko", "/articles/lost-2fa-en"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'action="/search" method="get" role="search"' in page and 'name="q"' in page
+        assert 'role="combobox"' not in page and 'role="listbox"' not in page
+        assert 'src="/static/instant.js" defer data-api="/api/instant"' in page and 'data-open="/instant/open"' in page
+    assert 'data-label="추천 도움말"' in client.get("/?lang=ko").get_data(as_text=True)
+    assert client.get("/search?q=deposit").status_code == 200
