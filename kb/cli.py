@@ -9,6 +9,7 @@
     kb bench       build time, cold start, latency and memory (kb.commands.bench)
     kb add-agent   add or change an agent's password (webapp.commands.add_agent)
     kb synthetic   write a synthetic knowledge base for benchmarks (kb.commands.synthetic)
+    kb bench-dashboard  the writers' dashboard over a big seeded log (webapp.commands.bench_dashboard)
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ COMMANDS = {
     "add-agent": ("webapp.commands.add_agent", "Add an agent user (or change a password) in the users file."),
     "synthetic": ("kb.commands.synthetic", "Write a synthetic knowledge base of N articles for benchmarks."),
     "simulate-users": ("webapp.commands.simulate_users", "Play a scripted session of users against a running server."),
+    "bench-dashboard": ("webapp.commands.bench_dashboard",
+                        "Time the writers' dashboard and its CSV files over a seeded log (SQLite, PostgreSQL)."),
 }
 
 

@@ -85,11 +85,23 @@ search_log = sa.Table(
     sa.Column("clicked_id", sa.String(128)),
     sa.Column("outcome", sa.String(16)),  # deflected | filed (ticket form)
     sa.Column("session", sa.String(64)),
-    sa.Column("gap_key", sa.Text),  # the query's content-gap key (webapp.gaps), written with the row (0005)
-    # the writers' dashboard (webapp.analytics), one GROUP BY each: content gaps from the index alone, and the
-    # figures per day and surface over a date range
-    sa.Index("ix_search_log_gaps", "no_answer", "created_at", "surface", "locale", "gap_key"),
-    sa.Index("ix_search_log_days", "created_at", "surface", "locale"),
+    # written with the row (0005), for the writers' dashboard (webapp.analytics): the UTC day of created_at (days
+    # since 1970-01-01) and the query's content-gap key (webapp.gaps)
+    sa.Column("day", sa.Integer),
+    sa.Column("gap_key", sa.Text),
+    # each of the dashboard's GROUP BYs reads one of these alone (a covering index), in the order it groups by
+    sa.Index("ix_search_log_days", "day", "surface", "locale", "no_answer", "clicked_id"),
+    sa.Index("ix_search_log_sessions", "surface", "day", "session", "outcome", "locale"),
+    sa.Index("ix_search_log_gaps", "no_answer", "day", "surface", "locale", "gap_key"),
+)
+
+# The articles in some result list of a public search or the ticket form, per day and locale (the query's
+# locale, '' for none): what "never found" on the dashboard is not. Written with each search-log row (0005).
+articles_seen = sa.Table(
+    "articles_seen", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("locale", sa.String(16), primary_key=True),
+    sa.Column("article_id", sa.String(128), primary_key=True),
 )
 
 article_votes = sa.Table(
@@ -350,9 +362,25 @@ def feedback_for(request_id: int) -> dict[str, str]:
 def log_search(surface: str, query: str, locale: str | None, result_ids: list[str], top_score: float | None,
                no_answer: bool, session: str | None = None) -> int:
     limit = current_app.extensions["kb"].settings.max_query_chars
-    query = scrub(query[:limit])
-    return _insert(search_log, surface=surface, query=query, locale=locale, result_ids=result_ids,
-                   top_score=top_score, no_answer=no_answer, session=session, gap_key=gap_key(query))
+    query, now = scrub(query[:limit]), time.time()
+    row = dict(surface=surface, query=query, locale=locale, result_ids=json.dumps(result_ids or []),
+               top_score=top_score, no_answer=no_answer, session=session, created_at=now, day=int(now // 86400),
+               gap_key=gap_key(query))
+    with engine().begin() as conn:
+        log_id = int(conn.execute(search_log.insert().values(**row)).inserted_primary_key[0])
+        if surface != "agent" and result_ids:
+            conn.execute(insert_ignore(articles_seen), [{"day": row["day"], "locale": locale or "", "article_id": a}
+                                                        for a in dict.fromkeys(result_ids)])
+    return log_id
+
+
+def insert_ignore(table: sa.Table):
+    """INSERT that leaves out the rows whose key is already there (SQLite and PostgreSQL)."""
+    if engine().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
 
 
 def log_click(log_id: int, article_id: str) -> None:
@@ -423,6 +451,8 @@ def purge_older_than(days: float) -> int:
     with engine().begin() as conn:
         n = conn.execute(search_log.delete().where(search_log.c.created_at < cutoff)).rowcount
         n += conn.execute(article_votes.delete().where(article_votes.c.created_at < cutoff)).rowcount
+        if math.isfinite(cutoff):  # the days of no row left (not counted: a summary of the rows)
+            conn.execute(articles_seen.delete().where(articles_seen.c.day < math.floor(cutoff / 86400)))
     return n
 
 

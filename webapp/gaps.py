@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from typing import Callable, Sequence
 
 import numpy as np
@@ -44,15 +45,18 @@ def merge(keys: Sequence[str], texts: Sequence[str], encode: Callable[[list[str]
     as close as `threshold` (cosine of the normalised query vectors of `texts`) and names the same identifiers."""
     if encode is None or len(keys) < 2:
         return [[i] for i in range(len(keys))]
-    vectors = np.asarray(encode(list(texts)))
     sigs = [signature(t) for t in texts]
+    shared = Counter(sigs)
+    # only a key that names what another one names can join it: the others (a pasted address, most often) are
+    # not encoded at all
+    todo = [i for i in range(len(keys)) if shared[sigs[i]] > 1]
+    vectors = dict(zip(todo, np.asarray(encode([texts[i] for i in todo])))) if todo else {}
     groups: list[list[int]] = []
     for i in range(len(keys)):
-        for members in groups:
-            head = members[0]
-            if sigs[head] == sigs[i] and float(vectors[head] @ vectors[i]) >= threshold:  # unit vectors: cosine
-                members.append(i)
-                break
-        else:
+        home = next((members for members in groups if i in vectors and sigs[members[0]] == sigs[i]
+                     and float(vectors[members[0]] @ vectors[i]) >= threshold), None)  # unit vectors: cosine
+        if home is None:
             groups.append([i])
+        else:
+            home.append(i)
     return groups

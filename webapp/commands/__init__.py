@@ -1,1 +1,1 @@
-"""The `kb` subcommands that need the web app (serve, add-agent, simulate-users): each a main(argv) -> int."""
+"""The `kb` subcommands that need the web app (serve, add-agent, simulate-users, bench-dashboard): each a main(argv) -> int."""
