@@ -209,3 +209,15 @@ def test_the_dashboard_fits_a_phone_with_a_pasted_hash(app, tmp_path):
         driver.quit()
     assert sizes["scroll"] <= sizes["width"] and sizes["right"] <= sizes["width"], sizes
     assert np.isfinite(sizes["right"])
+
+
+def test_the_retention_purge_also_forgets_which_articles_old_searches_showed(app):
+    with app.app_context():
+        db.log_search("search", "withdrawal pending", "en", ["withdrawal-pending-review-en"], 0.9, False)
+        with db.engine().begin() as conn:
+            conn.execute(db.articles_seen.insert().values(day=int(time.time() // 86400) - 200, locale="en",
+                                                          article_id="lost-2fa-en"))
+        db.purge_older_than(90)
+        with db.engine().connect() as conn:
+            kept = conn.execute(sa.select(db.articles_seen.c.article_id)).scalars().all()
+    assert "withdrawal-pending-review-en" in kept and "lost-2fa-en" not in kept
