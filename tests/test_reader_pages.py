@@ -3,7 +3,6 @@ every result link counted (title and section)."""
 import re
 
 import numpy as np
-import pytest
 import sqlalchemy as sa
 
 from kb.articles import Article
