@@ -28,7 +28,7 @@ def page_text(exc: HTTPException) -> tuple[str, str]:
     title, text = t[f"error_{code}"], t[f"error_{code}_text"]
     if getattr(exc, "for_reader", False):
         text = exc.description
-    elif request.path.startswith(STAFF_PAGES) and code < 500 and exc.description:
+    elif request.path.startswith(STAFF_PAGES) and code != 500 and exc.description:
         text = exc.description
     elif isinstance(exc, CSRFError):
         text = t["error_csrf"]
