@@ -107,9 +107,10 @@ class Instant:
                 seen.add((article.id, chunk.anchor))
                 entries.append(_Entry(cid, article.id, article.locale, normalise(chunk.heading), True))
         self._entries = entries
-        self._anchors: dict[str, frozenset[str]] = {}  # public article → its sections' anchors
+        anchors: dict[str, set[str]] = {}
         for article_id, anchor in seen:
-            self._anchors[article_id] = self._anchors.get(article_id, frozenset()) | {anchor}
+            anchors.setdefault(article_id, set()).add(anchor)
+        self._anchors = {aid: frozenset(a) for aid, a in anchors.items()}  # public article → its sections' anchors
         # The Latin words of titles and headings, sorted (for the word being typed) and by stem (for the
         # finished ones), each with the entries that hold it.
         postings: dict[str, set[int]] = {}
