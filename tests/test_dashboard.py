@@ -221,3 +221,16 @@ def test_the_retention_purge_also_forgets_which_articles_old_searches_showed(app
         with db.engine().connect() as conn:
             kept = set(conn.execute(sa.select(db.articles_seen.c.day, db.articles_seen.c.article_id)).all())
     assert (today_n, "withdrawal-pending-review-en") in kept and min(d for d, _ in kept) >= today_n - 91
+
+
+def test_gaps_searched_by_this_process_are_grouped_without_encoding_again(store_app):
+    """The dashboard encodes a gap's wording as the search did, so the app's query-vector cache already has it."""
+    client = store_app.test_client()
+    long = "which flour and which oven temperature make the best sourdough bread crust " * 4  # past the encoder's head
+    for q in ["how do I bake sourdough bread", "How do I bake sourdough bread?", "best pizza dough recipe",
+              "recipe for pizza dough", long]:
+        client.get("/search", query_string={"q": q})
+    cache = store_app.extensions["kb"].live.embedder
+    before = cache.misses
+    html = logged_in(store_app).get("/writers/").get_data(as_text=True)
+    assert "how do I bake sourdough bread" in html and long.strip()[:60] in html and cache.misses == before

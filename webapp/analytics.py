@@ -13,6 +13,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sqlalchemy as sa
 
+from kb.query import head as query_head
+
 from . import db, gaps
 from .privacy import scrub
 
@@ -164,7 +166,10 @@ def content_gaps(f: Filters, encode: Callable[[list[str]], np.ndarray] | None = 
     # scrubbed again as shown: rows logged before the log was scrubbed stay until the retention purge removes them
     shown = [scrub(by_key[k.gap_key][0].query) for k in keys]
     head = min(len(keys), MERGE_CANDIDATES)
-    groups = gaps.merge([k.gap_key for k in keys[:head]], shown[:head], encode,
+    # the start the search itself encoded (kb.query.head): a query searched by this process is in its query-vector
+    # cache already
+    encoded = (lambda texts: encode([query_head(t) for t in texts])) if encode else None
+    groups = gaps.merge([k.gap_key for k in keys[:head]], shown[:head], encoded,
                         threshold) + [[i] for i in range(head, len(keys))]
     out = []
     for members in groups:
