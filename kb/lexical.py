@@ -2,6 +2,7 @@
 Hangul, stems for Latin script). The BM25 index itself is kb.bm25."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -51,6 +52,13 @@ def _get_jieba():
     return _jieba
 
 
+@functools.lru_cache(maxsize=8192)
+def _segment(run: str) -> tuple[str, ...]:
+    """jieba's search-mode words of one Han run; remembered, since a query's runs are segmented twice (its BM25
+    words and its snippet terms) and the same runs recur across queries."""
+    return tuple(_get_jieba().cut_for_search(run))
+
+
 def warm_up() -> None:
     """Load the segmenter's dictionary now (about half a second) rather than in the first request."""
     tokenize("预热 warm up")
@@ -95,7 +103,7 @@ def tokenize(text: str) -> list[str]:
     for m in _RUN_RE.finditer(text):
         kind, run = m.lastgroup, m.group()
         if kind == "han":
-            words = [w for w in _get_jieba().cut_for_search(run) if w.strip() and w not in CHINESE_STOPWORDS]
+            words = [w for w in _segment(run) if w.strip() and w not in CHINESE_STOPWORDS]
             tokens.extend(words)
             tokens.extend(c for c in run if c not in words)
             if len(run) > 1:
@@ -118,7 +126,7 @@ def match_terms(text: str) -> tuple[frozenset[str], frozenset[str]]:
     stems = {stem(w) for w in _WORD_RE.findall(text) if w not in ENGLISH_STOPWORDS and len(w) > 1}
     cjk: set[str] = set()
     for run in _CJK_RUN_RE.findall(text):
-        words = [w for w in _get_jieba().cut_for_search(run) if len(w) > 1 and w not in CHINESE_STOPWORDS]
+        words = [w for w in _segment(run) if len(w) > 1 and w not in CHINESE_STOPWORDS]
         cjk.update(words or ([run] if len(run) > 1 else []))
     return frozenset(stems), frozenset(cjk)
 

@@ -83,5 +83,5 @@ def analyse(text: str, *, locale: str | None = None, embedder: Embedder | None =
                  for loc in LOCALES} if concepts else {}
     extra = [t for words in by_locale.values() for t in words]
     expanded = tokens + tuple(t for t in dict.fromkeys(extra) if t not in set(tokens))
-    return Query(text, locale, detect_locale(text), tokens, found, match_terms(head(lead)), vector, concepts, expanded,
+    return Query(text, locale, detect_locale(lead), tokens, found, match_terms(head(lead)), vector, concepts, expanded,
                  {loc: words for loc, words in by_locale.items() if words}, audience)
