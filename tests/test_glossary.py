@@ -52,3 +52,18 @@ def test_a_broken_glossary_refuses_the_build_and_an_edit_rebuilds(built, kb_dir,
     report = build_index(built, embedder=embedder)
     assert report.published and report.chunks_embedded == 0  # only the glossary changed: nothing re-embedded
     assert load_current(built.index_dir).glossary.concepts_in("提币") == ["withdrawal"]
+
+
+def test_concepts_are_found_longest_term_first_latin_as_whole_words_cjk_anywhere():
+    from kb.glossary import Glossary
+
+    glossary = Glossary({
+        "deposit": {"en": ("deposit",)}, "deposit-address": {"en": ("deposit address",)},
+        "api-error": {"en": ("-1021",)}, "withdrawal": {"zh-CN": ("提币",), "en": ("withdraw",)},
+    })
+    assert glossary.concepts_in("My DEPOSIT ADDRESS changed") == ["deposit-address"]  # not also "deposit"
+    assert glossary.concepts_in("deposit, then deposit address") == ["deposit", "deposit-address"]
+    assert glossary.concepts_in("redeposit withdrawals") == []  # inside a Latin word: no whole-word term
+    assert glossary.concepts_in("error -1021 now") == ["api-error"] and glossary.concepts_in("x-1021") == []
+    assert glossary.concepts_in("usdt提币失败") == ["withdrawal"] and glossary.concepts_in("提币withdraw") == ["withdrawal"]
+    assert glossary.concepts_in("") == [] and Glossary({}).concepts_in("deposit") == []
