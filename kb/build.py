@@ -308,7 +308,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
             # An internal article's chunks are made again (there are few): what Insert puts into a reply and its
             # internal notes (Chunk.reply, .internal) come from the chunker of this kb, not of the build reused.
             fresh = chunk_article(article, settings.chunk_max_chars)
-            kept = fresh if [c.text for c in fresh] == [c.text for c in kept] else None
+            kept = fresh if [c.search_text for c in fresh] == [c.search_text for c in kept] else None
         if kept is not None:
             chunks.extend(kept)
             rows.extend(old.vectors[article.id])
@@ -339,7 +339,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
             cache.close()
     matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
     vectors = VectorIndex.build(matrix, dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
-    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.text, c.tags) for c, w in zip(chunks, words)]
+    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.search_text, c.tags) for c, w in zip(chunks, words)]
     categories = p.loaded.categories
     manifest = Manifest(
         model=name, model_spec=settings.model, dim=dim, chunk_max_chars=settings.chunk_max_chars,

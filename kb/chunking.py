@@ -7,7 +7,7 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 
 from .articles import Article
-from .plaintext import block_lines, inline_text, tidy, units
+from .plaintext import block_lines, inline_text, table_index_lines, table_lines, tidy, units
 from .render import render_markdown
 
 
@@ -30,16 +30,24 @@ class Chunk:
     # internal notes; and the internal notes of this piece, shown to the agent, never inserted.
     reply: str = ""
     internal: str = ""
+    # What BM25 and the model read when it is not `text`: a table's header once and its rows' cells, where `text`
+    # shows each row as "header: value" phrases (a header repeated per row would count once per row).
+    index_text: str = ""
 
     @property
     def heading(self) -> str:
         return self.heading_path[-1] if self.heading_path else ""
 
     @property
+    def search_text(self) -> str:
+        """The section text BM25 and the dense model read."""
+        return self.index_text or self.text
+
+    @property
     def embed_text(self) -> str:
         """What the dense model sees: the title and headings give a section its context."""
         head = " > ".join((self.title, *self.heading_path))
-        return f"{head}\n{self.text}"
+        return f"{head}\n{self.search_text}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,45 +76,47 @@ def _split_long(block: str, max_chars: int) -> list[str]:
 
 
 TEXT, QUOTE, INTERNAL = "text", "quote", "internal"  # what a block of a section is
+Block = tuple[str, str, str]  # (text, what it is indexed as, kind)
 
 
-def _pack(blocks: list[tuple[str, str]], max_chars: int) -> list[list[tuple[str, str]]]:
-    """Group a section's (text, kind) blocks into pieces of at most max_chars, keeping blocks whole where
-    possible (a long block is split at sentence ends, each part keeping its kind)."""
-    pieces: list[list[tuple[str, str]]] = []
-    cur: list[tuple[str, str]] = []
+def _pack(blocks: list[Block], max_chars: int) -> list[list[Block]]:
+    """Group a section's (text, index text, kind) blocks into pieces of at most max_chars, keeping blocks whole
+    where possible (a long block is split at sentence ends, each part keeping its kind; a table's block is one
+    row, never split)."""
+    pieces: list[list[Block]] = []
+    cur: list[Block] = []
     size = 0
-    for block, kind in blocks:
-        for part in _split_long(block, max_chars):
+    for block, index, kind in blocks:
+        for part in (_split_long(block, max_chars) if index == block else [block]):
             if cur and size + 1 + len(part) > max_chars:
                 pieces.append(cur)
                 cur, size = [], 0
-            cur.append((part, kind))
+            cur.append((part, index if index != block else part, kind))
             size += len(part) + (1 if size else 0)
     if cur:
         pieces.append(cur)
     return pieces
 
 
-def _reply(piece: list[tuple[str, str]], template: bool) -> str:
+def _reply(piece: list[Block], template: bool) -> str:
     """The text an agent inserts: in an internal article, its blockquotes (the template's reply) when it has
     any; else every block but the internal notes."""
-    quotes = [t for t, kind in piece if kind == QUOTE]
+    quotes = [t for t, _, kind in piece if kind == QUOTE]
     if template and quotes:
         return "\n\n".join(quotes)
-    return "\n".join(t for t, kind in piece if kind != INTERNAL)
+    return "\n".join(t for t, _, kind in piece if kind != INTERNAL)
 
 
 def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
     """Chunks in reading order; the text before the first H2 is the intro (empty anchor)."""
     soup = BeautifulSoup(render_markdown(article.body), "html.parser")
-    sections: list[tuple[tuple[str, ...], str, list[tuple[str, str]]]] = [((), "", [])]
+    sections: list[tuple[tuple[str, ...], str, list[Block]]] = [((), "", [])]
     h2 = ""
     for node in soup.children:
         if not isinstance(node, Tag):
             text = tidy(str(node))
             if text:
-                sections[-1][2].append((text, TEXT))
+                sections[-1][2].append((text, text, TEXT))
             continue
         if node.name in ("h2", "h3"):
             heading = inline_text(node)
@@ -124,10 +134,18 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
             paragraphs = [child for child in node.children if isinstance(child, Tag)] or [node]
             text = "\n\n".join(filter(None, ("\n".join(block_lines(p, article.locale, keep_breaks=True))
                                                for p in paragraphs)))
+        elif node.name == "table":  # one block a row: shown as a phrase, indexed as its cells (the header once)
+            index = table_index_lines(node)
+            shown = table_lines(node, article.locale)
+            if len(index) == len(shown) + 1:
+                index = [f"{index[0]}\n{index[1]}", *index[2:]]
+            for row, cells in zip(shown, index if len(index) == len(shown) else shown):
+                sections[-1][2].append((row, cells, kind))
+            continue
         else:
             text = "\n".join(block_lines(node, article.locale))
         if text:
-            sections[-1][2].append((text, kind))
+            sections[-1][2].append((text, text, kind))
 
     chunks: list[Chunk] = []
     template = article.audience == "internal"
@@ -135,11 +153,13 @@ def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
         if not blocks:
             continue
         for piece in _pack(blocks, max_chars):
+            text, index = "\n".join(t for t, _, _ in piece), "\n".join(i for _, i, _ in piece)
             chunks.append(Chunk(
                 id=f"{article.id}#{len(chunks)}", article_id=article.id, ordinal=len(chunks), title=article.title,
-                heading_path=path, anchor=anchor, text="\n".join(t for t, _ in piece), locale=article.locale,
+                heading_path=path, anchor=anchor, text=text, locale=article.locale,
                 category=article.category, audience=article.audience, tags=article.tags,
-                reply=_reply(piece, template), internal="\n".join(t for t, kind in piece if kind == INTERNAL),
+                reply=_reply(piece, template), internal="\n".join(t for t, _, kind in piece if kind == INTERNAL),
+                index_text="" if index == text else index,
             ))
     return chunks
 

@@ -21,7 +21,8 @@ REBUILD_HINT = "run: kb build --full (or python scripts/build_index.py --full)"
 UPGRADE_HINT = "run: kb build (it reuses the vectors; or python scripts/build_index.py)"
 # Anything that changes what a chunk or its vector is; a change forces a full re-embed.
 # 2: chunk text reads like text (kb.plaintext: tables as "header: value", no list markers, no space before punctuation).
-CHUNKING_VERSION = 2
+# 3: a table is indexed as its header once and its rows' cells (Chunk.index_text), shown as phrases.
+CHUNKING_VERSION = 3
 
 
 @dataclass(frozen=True)

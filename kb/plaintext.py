@@ -128,6 +128,13 @@ def table_lines(table: Tag, locale: str) -> list[str]:
     return lines
 
 
+def table_index_lines(table: Tag) -> list[str]:
+    """What a table is indexed as (kb.chunking: BM25 and the vector, never shown): its header once, then each row's
+    cells, so that a header repeated in every displayed phrase does not count once per row."""
+    rows = [[inline_text(c) for c in tr.find_all(["th", "td"], recursive=False)] for tr in table.find_all("tr")]
+    return [" | ".join(r) for r in rows if any(r)]
+
+
 def block_lines(node: Tag, locale: str, keep_breaks: bool = False) -> list[str]:
     """The lines of a block element: paragraphs and headings one line each, list items one sentence each,
     table rows one phrase each (nested blocks in reading order). `keep_breaks`: a paragraph's line breaks are

@@ -135,6 +135,8 @@ def test_a_table_is_header_value_phrases_one_row_a_sentence():
     assert zh.text == "看到的情况：确认中，如 8/12；含义：正在到账途中。\n看到的情况：已完成；含义：已经入账到现货账户。"
     (en,) = _chunks("## Networks\n\n| Network | Confirmations |\n|---|---|\n| TRC20 | 20 |\n| ERC20 | 12 |\n")
     assert en.text == "Network: TRC20; Confirmations: 20.\nNetwork: ERC20; Confirmations: 12."
+    # indexed (BM25, the vector) with the header once, so that a header does not count once per row
+    assert en.index_text == "Network | Confirmations\nTRC20 | 20\nERC20 | 12" and en.search_text in en.embed_text
     assert make_snippet(en.text, "trc20") == "Network: <mark>TRC20</mark>; Confirmations: 20. Network: ERC20; Confirmations: 12."
 
 
