@@ -94,10 +94,10 @@
         li.setAttribute("role", "option");
         li.setAttribute("aria-selected", "false");
         if (r.locale !== pageLang) li.lang = r.locale;
-        var a = document.createElement("a");
-        a.href = href(q, r);
-        a.tabIndex = -1;
-        a.hreflang = r.locale;
+        // No link inside an option (axe: nested-interactive): the option itself opens the article
+        li.dataset.href = href(q, r);
+        var a = document.createElement("span");
+        a.className = "instant-link";
         var title = document.createElement("span");
         title.className = "instant-title";
         title.textContent = r.title;
@@ -114,6 +114,7 @@
         }
         li.appendChild(a);
         li.addEventListener("mousemove", function () { if (active !== i) setActive(i); });
+        li.addEventListener("click", function () { window.location.assign(li.dataset.href); });
         list.appendChild(li);
         options.push(li);
       });
@@ -170,7 +171,7 @@
       } else if (e.key === "Enter") {
         if (isOpen && active >= 0) {
           e.preventDefault();
-          window.location.assign(options[active].querySelector("a").href);
+          window.location.assign(options[active].dataset.href);
         } else {
           close();  // the form submits: the results page
         }
