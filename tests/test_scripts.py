@@ -88,8 +88,8 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     """scripts/bench.py end to end on the fixture and on a small synthetic knowledge base (figures, not goals)."""
     import json
 
-    cmd = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--work", str(tmp_path), "--seconds", "1", "--clients", "2", "--json",
-           "--cpu-queries", "2", "--keystrokes", "20"]
+    cmd = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--work", str(tmp_path), "--seconds", "0.5", "--clients", "2",
+           "--json", "--cpu-queries", "2", "--keystrokes", "20"]
     first = subprocess.run(cmd + ["--articles", str(ROOT / "tests" / "data" / "kb")], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     figures = json.loads(first.stdout)
@@ -103,11 +103,11 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     for endpoint in ("search", "suggest", "instant"):
         run = figures[endpoint][0]
         assert run["clients"] == 2 and run["requests"] > 0 and run["errors"] == 0 and run["p50_ms"] <= run["p99_ms"]
-    synthetic = subprocess.run(cmd + ["--synthetic", "40"], capture_output=True, text=True, timeout=300)
+    synthetic = subprocess.run(cmd + ["--synthetic", "12"], capture_output=True, text=True, timeout=300)
     assert synthetic.returncode == 0, synthetic.stderr
-    assert json.loads(synthetic.stdout)["build"]["articles"] == 40
-    again = json.loads(subprocess.run(cmd + ["--synthetic", "40"], capture_output=True, text=True, timeout=300).stdout)
-    assert again["build"]["reused"] and again["build"]["articles"] == 40
+    assert json.loads(synthetic.stdout)["build"]["articles"] == 12
+    again = json.loads(subprocess.run(cmd + ["--synthetic", "12"], capture_output=True, text=True, timeout=300).stdout)
+    assert again["build"]["reused"] and again["build"]["articles"] == 12
 
 
 def test_add_agent_writes_a_hash_that_logs_in(tmp_path):

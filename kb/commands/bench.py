@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.05)
         figures["cold_start_s"] = round(time.perf_counter() - t0, 2)
         queries = load_queries(args.queries)
-        drive(base, queries, 2 * args.workers, 2.0)  # warm-up (every worker)
+        drive(base, queries, 2 * args.workers, min(2.0, args.seconds))  # warm-up (every worker)
         figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
         figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
         figures["instant"] = [drive(base, queries, c, args.seconds, instant_request) for c in args.clients]
