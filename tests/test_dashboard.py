@@ -185,8 +185,9 @@ def test_the_benchmark_seeds_renders_and_checks_on_both_databases(shared_index, 
 
 
 def test_the_dashboard_fits_a_phone_with_a_pasted_hash(app, tmp_path):
-    from browser import OUTPUT, LiveServer, webdriver_session
+    from browser import OUTPUT, LiveServer, wait_for, webdriver_session
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     with app.app_context():
         db.log_search("search", f"TXID {TXID}{TXID} not arrived", "en", [], 0.1, True)
@@ -199,7 +200,10 @@ def test_the_dashboard_fits_a_phone_with_a_pasted_hash(app, tmp_path):
             driver.find_element(By.ID, "name").send_keys("w")
             driver.find_element(By.ID, "secret").send_keys(AGENT_TOKEN)
             driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            # the click returns before the login's answer has set the session: wait for the page it opens
+            WebDriverWait(driver, 15).until(lambda d: "/agent/login" not in d.current_url)
             driver.get(f"{live.url}/writers/")
+            wait_for(driver, "#content-gaps")
             sizes = driver.execute_script("""
                 const box = document.querySelector('#content-gaps').getBoundingClientRect();
                 return {scroll: document.documentElement.scrollWidth, width: window.innerWidth, right: box.right};""")
