@@ -7,10 +7,10 @@ import secrets
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from .auth import current_agent
 from kb.config import LOCALES
 from kb.triage import triage
 
+from .auth import current_agent
 from .i18n import ui_locale
 from . import db
 from .params import ParamError, category_param, check_chars, int_param, locale_param, query_param
