@@ -65,26 +65,21 @@ class Searcher:
         it loads the snapshot, so that no keystroke waits for them."""
         return Instant(self)
 
-    def correct(self, text: str, audience: str = "public") -> str | None:
+    def correct(self, text: str, audience: str = "public", loose: bool = False) -> str | None:
         """The query with its typos corrected against the words of the articles `audience` may see (None: nothing
-        to correct, or correction is off)."""
+        to correct, or correction is off); `loose` for a "did you mean" (kb.spelling.Speller.correct)."""
         if not self.settings.typo_correction:
             return None
         lexical = self.snapshot.statistics(audience).lexical
         speller = self._public_speller if audience == "public" else self.speller
-        return speller.correct(text, lambda word: lexical.knows(stem(word)))
+        return speller.correct(text, lambda word: lexical.knows(stem(word)), loose=loose)
 
     def did_you_mean(self, text: str, locale: str | None = None, category: str | None = None,
                      audience: str = "public") -> str | None:
         """For a search without an answer: a looser spelling of `text` that has one (None: no such spelling).
         Never applied by itself: the reader chooses it."""
-        if not self.settings.typo_correction:
-            return None
-        lexical = self.snapshot.statistics(audience).lexical
-        speller = self._public_speller if audience == "public" else self.speller
-        strict = speller.correct(text, lambda word: lexical.knows(stem(word)))
-        loose = speller.correct(text, lambda word: lexical.knows(stem(word)), loose=True)
-        if not loose or loose == strict:  # nothing new: the search already ran with `strict`
+        loose = self.correct(text, audience, loose=True)
+        if not loose or loose == self.correct(text, audience):  # nothing new: the search already ran with `strict`
             return None
         resp = self.search(loose, locale=locale, category=category, audience=audience, k=1, snippets=False)
         return None if resp.no_answer else loose

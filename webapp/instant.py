@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, redirect, request
 
 from kb.instant import LIMIT, preferred_locale
 
+from . import db
 from .params import ParamError, int_param, locale_param, query_param, text_param
 from .state import searcher
 from .storehealth import best_effort
@@ -51,8 +52,6 @@ def open_article():
     if anchor and anchor not in searcher().instant.anchors(article.id):
         raise ParamError("anchor", f"no section {anchor!r} in {article.id}")
     locale = preferred_locale(q, locale_param(request.args))  # what /api/instant showed the suggestions in
-    from . import db
-
     log_id = best_effort("search log", db.log_search, "instant", q, locale, [article.id], None, False)
     if log_id:
         best_effort("search-log click", db.log_click, log_id, article.id)
