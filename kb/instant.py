@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .charsets import CJK, HAN, HANGUL, KANA
+from .glossary import normalise
 from .lang import detect_locale, text_locale
 from .lexical import ENGLISH_STOPWORDS, stem
 from .present import Hit
@@ -29,10 +30,6 @@ _HANGUL_OR_KANA = re.compile(f"[{HANGUL}{KANA}]")
 _HAN_ONLY = re.compile(f"^[{HAN}]+$")
 _CJK_CHARS = re.compile(f"[{CJK}]")
 _TOKEN = re.compile(rf"(?P<cjk>[{CJK}]+)|(?P<latin>[a-z0-9]+(?:[._'][a-z0-9]+)*)")
-
-
-def normalise(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
 @dataclass(frozen=True)
