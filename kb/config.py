@@ -17,6 +17,9 @@ DEFAULT_RATE_LIMITS = ("login=10/minute;50/hour, bearer=20/minute;100/hour, sear
                        "instant=1200/minute, "
                        "write=60/hour, email=10/hour")
 
+# Other names of a setting, as KB_<ALIAS> (the setting's own name wins when both are set).
+ALIASES = {"ratelimit_storage_uri": "rate_limit_storage"}
+
 # Locales an article may declare; the first is the fallback for the UI.
 LOCALES = ("en", "zh-CN", "ko", "ja")
 
@@ -90,7 +93,13 @@ class Settings:
         "address, from any client. off = no limits (benchmarks, load tests).")
     rate_limit_storage: str = _setting(
         "memory://", "Where the rate-limit counters live: memory:// (per process) or a shared store such as "
-        "redis://host:6379 when several processes or machines serve.")
+        "redis://host:6379 when several processes or machines serve (also read from KB_RATELIMIT_STORAGE_URI).")
+    index_source: str = _setting(
+        "", "Replicas: the PostgreSQL database builds are published to (kb build --publish-to, e.g. "
+        "postgresql://kb@db/kb); the server polls it for a newer published build, downloads it into index_dir, "
+        "checks every file's sha256 and switches to it. Empty = this machine's own builds only.")
+    index_poll_seconds: float = _setting(3.0, "Replicas: seconds between checks of index_source for a newer published build.",
+                                         low=0.1)
     trusted_proxies: int = _setting(
         0, "How many reverse proxies (nginx) stand in front of kb: their X-Forwarded-For and X-Forwarded-Proto are "
         "trusted for the client's address (rate limits) and scheme; 0 = none, the connecting address is the client.",
@@ -146,6 +155,9 @@ class Settings:
             if not key.startswith(prefix):
                 continue
             name = key[len(prefix):].lower()
+            if name in ALIASES:  # another spelling a contract names (issue 17: KB_RATELIMIT_STORAGE_URI)
+                values.setdefault(ALIASES[name], value)
+                continue
             if name not in known:  # a typo must not be ignored silently (KB_MODLE=... would search with the default)
                 raise SettingsError(_unknown(name, known, prefix))
             values[name] = value
