@@ -35,7 +35,9 @@ build: install
 serve: install
 	$(BIN)/kb serve
 
-run: build serve
+# Serve at once: a missing or stale index is built beside the server (kb serve --build)
+run: install
+	$(BIN)/kb serve --build
 
 test: install-dev
 	$(BIN)/python -m pytest

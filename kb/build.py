@@ -5,6 +5,7 @@
     write     a complete build folder under a temporary name, renamed when complete
     gate      golden queries and --strict link errors: a failing build is removed, never published
     publish   swap index/current to the new folder in one rename, and add it to index/published.json
+              (with no live index, a lexical snapshot is published first, before the vectors are computed)
     prune     delete old builds, builds never published and leftovers of crashed ones (also before writing)
 """
 from __future__ import annotations
@@ -39,9 +40,9 @@ from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
 from .links import check_links
 from .spelling import collect_words
 from .manifest import Manifest, compatibility
-from .store import (DISK_FULL, TITLES, BuildFiles, Snapshot, Statistics, current_build, load_snapshot, prune_builds,
-                    publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens, write_build,
-                    write_failure)
+from .store import (DISK_FULL, TITLES, BuildFiles, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
+                    prune_builds, publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens,
+                    write_build, write_failure, write_progress)
 
 @dataclass
 class BuildReport:
@@ -64,6 +65,7 @@ class BuildReport:
     forced: bool = False
     model_loaded: bool = False
     gate_failures: list[str] = field(default_factory=list)  # why the gate refused (with check_only: would refuse)
+    partial_published: str | None = None  # the lexical snapshot published first (no live index), if any
 
     def summary(self) -> str:
         state = "published" if self.published else ("up to date, nothing published" if not self.reason else self.reason)
@@ -291,8 +293,11 @@ def public_statistics(chunks: list[Chunk], words: list[list[str]]) -> Statistics
 
 
 def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildReport,
-             progress: Callable[[int, int], None] | None = None) -> BuildFiles:
-    """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded."""
+             progress: Callable[[int, int], None] | None = None,
+             early: Callable[[BuildFiles, int], None] | None = None) -> BuildFiles:
+    """Everything the new build holds, in memory: changed articles chunked, tokenized and embedded. `early`, when
+    given, receives the build's lexical snapshot (everything but the vectors: Manifest.partial) once the words
+    are made, and how many vectors are to be computed, if the cache does not have them all."""
     start = time.perf_counter()
     old = _reused(p)
     if p.live_manifest is None:  # a full build after all: the live build did not load
@@ -300,7 +305,7 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         report.unchanged, report.reembedded = 0, len(p.articles)
     chunks: list[Chunk] = []
     rows: list[np.ndarray | None] = []
-    words: list[list[str] | None] = []
+    kept_words: list[list[str] | None] = []
     to_embed: list[int] = []
     for article in p.articles:
         kept = old.chunks.get(article.id) if article.id in p.reuse else None
@@ -312,22 +317,37 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         if kept is not None:
             chunks.extend(kept)
             rows.extend(old.vectors[article.id])
-            words.extend(old.words[article.id])
+            kept_words.extend(old.words[article.id])
         else:
             for chunk in chunk_article(article, settings.chunk_max_chars):
                 to_embed.append(len(chunks))
                 chunks.append(chunk)
                 rows.append(None)
-                words.append(None)
+                kept_words.append(None)
     report.chunks, report.chunks_embedded = len(chunks), len(to_embed)
 
     # Nothing to encode (only words or pages changed, or every text cached): the live build says what the model is.
     name, dim = _model_identity(settings, p, model) if to_embed or not old.snapshot else \
         (old.snapshot.manifest.model, old.snapshot.manifest.dim)
+    # What does not depend on the vectors: words, BM25, identifiers, pages, listings.
+    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.search_text, c.tags)
+             for c, w in zip(chunks, kept_words)]
+    kind = choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks)
+    base = BuildFiles(
+        manifest=_manifest(settings, p, name, dim, chunks, "flat", start, partial=True), articles=p.articles,
+        chunks=chunks, vectors=None, lexical=LexicalIndex.build(words), tokens=words, titles=None,
+        pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
+        listings={**make_listings(p.articles, p.loaded.categories), "related": {}},
+        outlines=({a.fingerprint: p.outlines[a.fingerprint] for a in p.loaded.articles if a.fingerprint in p.outlines}
+                  if p.knowledge_base else None),
+        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
+        words=collect_words(_spelling_text(c) for c in chunks), public=public_statistics(chunks, words),
+    )
     cache = PassageCache(settings.embedding_cache_dir, name) if settings.embedding_cache_dir else None
     try:
         vecs = encode_with_cache(cache, [chunks[pos].embed_text for pos in to_embed],
-                                 lambda texts: model.get().encode_passages(texts, batch_size=32), 32, progress, dim)
+                                 lambda texts: model.get().encode_passages(texts, batch_size=32), 32, progress, dim,
+                                 before=(lambda missing: early(_lexical_snapshot(base), missing) if missing else None) if early else None)
         for pos, v in zip(to_embed, vecs):
             rows[pos] = v
         titles = _title_vectors(p.articles, model, old.snapshot, p.reuse, dim, cache)
@@ -338,12 +358,24 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         if cache is not None:
             cache.close()
     matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
-    vectors = VectorIndex.build(matrix, dim, choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks))
-    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.search_text, c.tags) for c, w in zip(chunks, words)]
-    categories = p.loaded.categories
-    manifest = Manifest(
-        model=name, model_spec=settings.model, dim=dim, chunk_max_chars=settings.chunk_max_chars,
-        index_type=vectors.kind, tokenizer_version=TOKENIZER_VERSION,
+    vectors = VectorIndex.build(matrix, dim, kind)
+    return dataclasses.replace(
+        base, manifest=_manifest(settings, p, name, dim, chunks, vectors.kind, start), vectors=vectors, titles=titles,
+        listings={**base.listings, "related": related_articles(p.articles, chunks, matrix, titles)})
+
+
+def _lexical_snapshot(base: BuildFiles) -> BuildFiles:
+    """The build without its vectors (zeros where they will be): what a first server searches by BM25 meanwhile."""
+    dim = base.manifest.dim
+    return dataclasses.replace(base, vectors=VectorIndex.build(np.zeros((len(base.chunks), dim), np.float32), dim, "flat"),
+                               titles=np.zeros((len(base.articles), dim), np.float32))
+
+
+def _manifest(settings: Settings, p: Plan, model: str, dim: int, chunks: list[Chunk], index_type: str, start: float,
+              partial: bool = False) -> Manifest:
+    return Manifest(
+        model=model, model_spec=settings.model, dim=dim, chunk_max_chars=settings.chunk_max_chars,
+        index_type=index_type, tokenizer_version=TOKENIZER_VERSION,
         built_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - start, 3), kb_version=__version__,
         counts={
@@ -355,17 +387,8 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
             "by_locale": {loc: sum(a.locale == loc for a in p.articles) for loc in sorted({a.locale for a in p.articles})},
         },
         articles={a.id: a.fingerprint for a in p.articles},
-        categories={c.slug: {"names": c.names, "order": c.order} for c in categories.values()},
-    )
-    outlines = ({a.fingerprint: p.outlines[a.fingerprint] for a in p.loaded.articles if a.fingerprint in p.outlines}
-                if p.knowledge_base else None)
-    return BuildFiles(
-        manifest=manifest, articles=p.articles, chunks=chunks, vectors=vectors, lexical=LexicalIndex.build(words),
-        tokens=words, titles=titles, pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
-        listings={**make_listings(p.articles, categories), "related": related_articles(p.articles, chunks, matrix, titles)},
-        outlines=outlines,
-        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
-        words=collect_words(_spelling_text(c) for c in chunks), public=public_statistics(chunks, words),
+        categories={c.slug: {"names": c.names, "order": c.order} for c in p.loaded.categories.values()},
+        partial=partial,
     )
 
 
@@ -478,7 +501,30 @@ def _build_and_publish(settings: Settings, p: Plan, report: BuildReport, embedde
     may be what this build needs)."""
     prune_builds(settings.index_dir, settings.keep_builds)
     model = LazyEmbedder(settings, embedder)
-    files = assemble(settings, p, model, report, progress)
+
+    def early(lexical: BuildFiles, missing: int) -> None:
+        """No live index: publish the words now, so that a new server answers while the vectors are computed."""
+        write_progress(settings.index_dir, 0, missing)
+        path = write(settings, lexical)
+        publish(settings.index_dir, path)
+        report.partial_published = path.name
+        fault_point(settings, "after-partial")
+
+    counted = 0.0
+
+    def tracked(done: int, total: int) -> None:
+        nonlocal counted
+        if done >= total or time.monotonic() - counted >= 0.5:  # a figure for /healthz, not a write per batch
+            counted = time.monotonic()
+            write_progress(settings.index_dir, done, total)
+        if progress:
+            progress(done, total)
+
+    first = p.live is None and p.knowledge_base and not check_only
+    try:
+        files = assemble(settings, p, model, report, tracked, early if first else None)
+    finally:
+        clear_progress(settings.index_dir)
     new = in_memory_snapshot(files, write(settings, files))
     try:
         gate(settings, p, new, model, report, strict=strict, force=force, check_only=check_only)

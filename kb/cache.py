@@ -81,11 +81,13 @@ class PassageCache:
 
 
 def encode_with_cache(cache: PassageCache | None, texts: Sequence[str], encode, batch: int = 32,
-                      progress=None, dim: int = 0) -> np.ndarray:
+                      progress=None, dim: int = 0, before=None) -> np.ndarray:
     """Vectors of `texts`: the cache's where it has them, `encode` (in batches, stored as they come) for the rest.
-    `progress(done, total)` counts the texts encoded."""
+    `progress(done, total)` counts the texts encoded; `before(missing)` is told how many must be, first."""
     known = cache.get(texts) if cache is not None else {}
     missing = [i for i in range(len(texts)) if i not in known]
+    if before is not None:
+        before(len(missing))
     for start in range(0, len(missing), batch):
         idx = missing[start:start + batch]
         vecs = encode([texts[j] for j in idx])

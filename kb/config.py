@@ -118,8 +118,10 @@ class Settings:
     max_query_chars: int = _setting(500, "Longest search query accepted (pages and API), in characters.", low=1, high=10_000)
     max_request_bytes: int = _setting(64 * 1024, "Largest request body accepted, in bytes (larger: 413).", low=1024)
     build_fault: str = _setting("", "Testing only: the build pauses at this stage until killed "
-                                "(before-write | mid-write | before-publish | after-publish).",
-                                choices=("", "before-write", "mid-write", "before-publish", "after-publish"))
+                                "(before-write | mid-write | before-publish | after-publish | after-partial: a first "
+                                "build, once its lexical snapshot is published).",
+                                choices=("", "before-write", "mid-write", "before-publish", "after-publish",
+                                         "after-partial"))
 
     def __post_init__(self) -> None:
         for f in fields(self):

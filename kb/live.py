@@ -13,7 +13,8 @@ from .errors import IndexMismatch, IndexNotBuilt, KBError
 from .index import set_threads
 from .manifest import REBUILD_HINT
 from .search import Searcher
-from .store import BUILD_HINT, changed_files, current_build, current_link, fallback_builds, load_snapshot
+from .store import (BUILD_HINT, changed_files, current_build, current_link, fallback_builds, load_snapshot,
+                    read_progress)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,15 @@ class LiveIndex:
             except KBError as exc:
                 log.error("published build %s does not load either: %s", older.name, exc)
         return None
+
+    def indexing(self) -> dict | None:
+        """How far a build of this machine is with its vectors ({"partial", "done", "total", "percent"}: partial when
+        the served build is a lexical snapshot), or None when no build is computing any and the build is complete."""
+        progress = read_progress(self.settings.index_dir)
+        partial = self._searcher.snapshot.manifest.partial
+        if progress is None and not partial:
+            return None
+        return {"partial": partial, **(progress or {"done": None, "total": None, "percent": None})}
 
     @property
     def searcher(self) -> Searcher:

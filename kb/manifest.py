@@ -46,6 +46,9 @@ class Manifest:
     # path in the build folder → {"size": bytes, "sha256": hex}, of every file but the manifest (kb.store checks
     # them at load); empty in a build made before they were recorded, which loads unchecked and is reported stale
     files: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # A lexical snapshot: the words, pages and listings of a first build, published before its vectors exist so
+    # that a new server answers (by BM25 alone) while they are computed; the full build replaces it.
+    partial: bool = False
 
     def __getitem__(self, name: str) -> Any:
         if name not in _FIELDS:
@@ -121,6 +124,9 @@ def _compatibility(manifest: Manifest, settings, model_name: str | None, dim: in
         return Compatibility(False, False, False, why)
     if dim is not None and manifest.dim != dim:
         return Compatibility(False, False, False, f"index dimension {manifest.dim} != model dimension {dim}")
+    if manifest.partial:  # servable by BM25, but it has no vectors to keep: the next build makes them (the cache has
+        # those a killed build computed)
+        return Compatibility(True, False, False, "the index is a lexical snapshot, its vectors not computed yet")
     if settings is not None:
         if manifest.model_spec != settings.model:
             # Without the model loaded, another spec may be another model: its vectors are not reused.

@@ -112,6 +112,8 @@ class Searcher:
         mode = mode or self.settings.retriever
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if self.snapshot.manifest.partial:  # a lexical snapshot, served while the vectors are computed
+            mode = "bm25"
         if audience not in AUDIENCES:
             raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}")
         if locale is not None and locale not in LOCALES:

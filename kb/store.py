@@ -7,6 +7,7 @@ Layout::
                         titles.npy, lexical/, identifiers.json, words.json, glossary.json, tokens.jsonl,
                         outlines.json, public/ (lexical/, identifiers.json, words.json: when some chunk is internal)
     index/published.json                              (the builds `current` has pointed to, in publish order)
+    index/indexing.json                               (while a build computes vectors: how far it is)
     index/.build.lock                                 (held by a running build)
 
 A build folder holds everything serving needs, made at build time: loading parses (and memory-maps a large
@@ -64,6 +65,7 @@ OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links
 TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
 TITLES = "titles.npy"  # one title vector per article, in articles.json order; a zero row where none
 PUBLISHED = "published.json"  # in the index folder: {"builds": [{"name", "model", "published_at"}, ...]}, oldest first
+INDEXING = "indexing.json"  # in the index folder while a build computes vectors: {"done", "total", "pid", "updated_at"}
 BUILD_HINT = "run: kb build (or python scripts/build_index.py)"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -218,11 +220,54 @@ def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
     return final
 
 
+def write_progress(index_dir: str | Path, done: int, total: int) -> None:
+    """Say how far the running build's vectors are (replaced in one rename; a failed write only loses the figure)."""
+    path = Path(index_dir) / INDEXING
+    tmp = path.with_name(f".{INDEXING}-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps({"done": int(done), "total": int(total), "pid": os.getpid(),
+                                   "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("%s not written: %s", path, exc)
+        tmp.unlink(missing_ok=True)
+
+
+def clear_progress(index_dir: str | Path) -> None:
+    (Path(index_dir) / INDEXING).unlink(missing_ok=True)
+
+
+def read_progress(index_dir: str | Path) -> dict[str, Any] | None:
+    """How far a running build's vectors are ({"done", "total", "percent", "updated_at"}), or None when no build
+    of this machine is computing them (no file, or its build process is gone)."""
+    try:
+        data = json.loads((Path(index_dir) / INDEXING).read_text(encoding="utf-8"))
+        done, total, pid = int(data["done"]), int(data["total"]), int(data["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    percent = int(100 * done / total) if total > 0 else 0
+    return {"done": done, "total": total, "percent": min(percent, 100), "updated_at": data.get("updated_at")}
+
+
 def _model_of(build_dir: Path) -> str | None:
     try:
         return read_manifest(build_dir).model
     except KBError:
         return None
+
+
+def _is_partial(build_dir: Path) -> bool:
+    try:
+        return read_manifest(build_dir).partial
+    except KBError:
+        return False
 
 
 def _read_record(index_dir: str | Path) -> list[dict[str, Any]]:
@@ -305,7 +350,9 @@ def prune_builds(index_dir: str | Path, keep: int) -> list[str]:
         return []
     live = current_build(index_dir)
     published = published_builds(index_dir)
-    others = [e["name"] for e in reversed(published) if live is None or e["name"] != live.name]
+    # A lexical snapshot (partial) is kept only while it is live: the full build it stood in for replaces it.
+    others = [e["name"] for e in reversed(published)
+              if (live is None or e["name"] != live.name) and not _is_partial(builds / e["name"])]
     kept = ({live.name} if live is not None else set()) | set(others[: max(keep, 1) - 1])
     removed = []
     for path in sorted(builds.iterdir()):

@@ -71,8 +71,11 @@ def healthz():
         "public_articles": m["counts"]["public_articles"], "retriever": settings().retriever,
         "index_current": check.current,
     }
+    indexing = index.indexing()  # a build computing vectors, or a lexical snapshot served meanwhile
+    health["indexing"] = None if indexing is None else {"partial": indexing["partial"], "percent": indexing["percent"]}
     if current_agent() is not None:
         # Details for agents only: the counts include internal articles, and errors name files and folders.
         health.update(store=store, articles=m["counts"]["articles"], chunks=m["counts"]["chunks"],
-                      by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error, index_note=check.reason)
+                      by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error, index_note=check.reason,
+                      indexing=indexing)
     return jsonify(health)

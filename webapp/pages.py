@@ -63,8 +63,9 @@ def search():
     log_id = log_response("search", resp) or ""  # no log row (the store refused it): links without a click id
     _, emergency = urgency(q, ui_locale())
     help_ = _no_answer_help(q, resp, locale, category) if resp.no_answer else {}
+    indexing = state().live.indexing() if s.snapshot.manifest.partial else None  # a lexical snapshot meanwhile
     return render_template("search.html", q=q, resp=resp, categories=s.snapshot.categories, log_id=log_id,
-                           emergency=emergency, **help_)
+                           emergency=emergency, indexing=indexing, **help_)
 
 
 def _no_answer_help(q: str, resp, locale: str | None, category: str | None) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -79,12 +80,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1: waitress; more: gunicorn)")
     p.add_argument("--threads", type=int, default=8, help="request threads per process (default 8)")
+    p.add_argument("--build", action="store_true",
+                   help="build the index too, if it is missing or stale (make run): with none yet, serving starts as soon "
+                        "as the build has published its words (searched by BM25 while the vectors are computed, "
+                        "/healthz and the search page say how far it is); a stale one is served while it is rebuilt")
     args = p.parse_args(argv)
     if args.workers < 1 or args.threads < 1:
         p.error("--workers and --threads must be at least 1")
     if args.workers > 1 and "KB_THREADS" not in os.environ:
         os.environ["KB_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
-    return serve_gunicorn(args) if args.workers > 1 else serve_waitress(args)
+    builder = None
+    if args.build:
+        try:
+            builder = start_build()
+        except (KBError, ValueError) as exc:
+            print(f"cannot start: {exc}", file=sys.stderr)
+            return 1
+    try:
+        return serve_gunicorn(args) if args.workers > 1 else serve_waitress(args)
+    finally:
+        if builder is not None and builder.poll() is None:
+            builder.terminate()  # what it encoded is in the passage cache: the next build starts from there
+
+
+def start_build() -> subprocess.Popen | None:
+    """`kb build` in a child process when the index is missing or stale (None: it is up to date). With no index
+    yet, return once the build has published one (its lexical snapshot); KBError if it failed first."""
+    from kb.build import index_is_stale
+    from kb.config import Settings
+    from kb.store import current_build
+
+    settings = Settings.from_env()
+    stale, why = index_is_stale(settings)
+    if not stale:
+        return None
+    first = current_build(settings.index_dir) is None
+    print(f"kb: building the index ({why}); {'serving as soon as its words are published' if first else 'serving the live one meanwhile'}",
+          flush=True)
+    builder = subprocess.Popen([sys.executable, "-m", "kb.commands.build", "-q"])
+    while first and current_build(settings.index_dir) is None and builder.poll() is None:
+        time.sleep(0.1)  # waiting for the build's first publish (a child process: nothing to join on but its exit)
+    if first and current_build(settings.index_dir) is None:
+        raise KBError(f"the first build failed (exit status {builder.returncode}): nothing to serve")
+    return builder
 
 
 if __name__ == "__main__":
