@@ -523,8 +523,8 @@ def print_figures(figures: dict, args) -> None:
     print(f"first full build: {b['articles']} articles, {b['chunks']} chunks, {took}; "
           f"{b['index_type']} index {b['index_bytes'] / 1e6:.2f} MB")
     s2 = figures["second_build"]
-    print(f"second full build (--full): {s2['seconds']} s, {s2['vectors_from_cache']} vectors from the cache, "
-          f"{s2['chunks_embedded']} chunks to embed, model {'loaded' if s2['model_loaded'] else 'not loaded'}")
+    print(f"second full build (--full): {s2['seconds']} s, {s2['vectors_from_cache']} vectors (chunks and titles) from "
+          f"the cache for {s2['chunks_embedded']} chunks needing one; model {'loaded' if s2['model_loaded'] else 'not loaded'}")
     if "ann_recall" in figures:
         a = figures["ann_recall"]
         print(f"HNSW vs exact search: recall@10 {a['recall_at_10']} over {a['queries']} queries; "
