@@ -15,7 +15,7 @@ from kb.lexical import warm_up_in_background
 from kb.live import LiveIndex
 from kb.triage import UrgentRules
 
-from . import auth, db, errors, i18n, mail, ratelimit, security
+from . import auth, db, errors, i18n, mail, ratelimit, replica, security
 from .state import KBState
 
 
@@ -51,8 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     warm_up_in_background()  # the segmenter's dictionary loads while the model and index do
-    live = LiveIndex(settings, embedder or load_embedder(settings.model, settings.threads))
-    app.extensions["kb"] = KBState(settings, live, UrgentRules.load(settings.urgent_topics or None))
+    embedder = embedder or load_embedder(settings.model, settings.threads)
+    poller = replica.init(settings, embedder.name)  # KB_INDEX_SOURCE: the published build, fetched if none is here
+    live = LiveIndex(settings, embedder)
+    app.extensions["kb"] = KBState(settings, live, UrgentRules.load(settings.urgent_topics or None), replica=poller)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = auth.persistent_secret(Path(settings.db_path).parent / "secret-key")
 
@@ -73,6 +75,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     ratelimit.init_app(app)
     mail.init_app(app)  # the requester's mail: settings checked, follow-up pages and outbox, the sender thread
     app.jinja_env.globals["public_base"] = security.public_base(settings)
+    if poller is not None:
+        poller.start()  # last: a start that fails above leaves no thread behind
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

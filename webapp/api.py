@@ -73,9 +73,17 @@ def healthz():
     }
     indexing = index.indexing()  # a build computing vectors, or a lexical snapshot served meanwhile
     health["indexing"] = None if indexing is None else {"partial": indexing["partial"], "percent": indexing["percent"]}
+    replica = state().replica.report() if state().replica is not None else None
+    if replica is not None:  # KB_INDEX_SOURCE: degraded while the published builds cannot be checked
+        health["replica"] = {"ok": replica["ok"], "published": replica["published"],
+                             "serving_published": replica["published"] == snap.path.name}
+        if not replica["ok"]:
+            health.update(ok=False, status="degraded")
     if current_agent() is not None:
         # Details for agents only: the counts include internal articles, and errors name files and folders.
         health.update(store=store, articles=m["counts"]["articles"], chunks=m["counts"]["chunks"],
                       by_locale=m["counts"]["by_locale"], last_reload_error=index.last_error, index_note=check.reason,
                       indexing=indexing)
+        if replica is not None:
+            health["replica"] = {**replica, "serving_published": health["replica"]["serving_published"]}
     return jsonify(health)

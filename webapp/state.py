@@ -22,6 +22,7 @@ class KBState:
     db: Any = None  # the SQLAlchemy engine (webapp.db)
     limiter: Any = None  # the app's flask_limiter.Limiter (webapp.ratelimit)
     rate_limits: dict[str, str] = field(default_factory=dict)  # KB_RATE_LIMITS by group; empty when off
+    replica: Any = None  # webapp.replica.Replica, polling KB_INDEX_SOURCE; None when unset
 
     @property
     def searcher(self) -> Searcher:

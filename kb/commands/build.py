@@ -1,6 +1,10 @@
 """Build (or incrementally update) the search index from the articles folder.
 
-Exit status: 0 built or already up to date, 1 invalid articles or build refused, 2 bad usage."""
+--publish-to URL then uploads the live build to a PostgreSQL database (its tables made or migrated first, as the
+app does), where replicas (KB_INDEX_SOURCE=URL) fetch it.
+
+Exit status: 0 built or already up to date (and published), 1 invalid articles, build refused or upload failed,
+2 bad usage."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +16,7 @@ from tqdm import tqdm
 from kb.build import build_index
 from kb.config import Settings
 from kb.errors import BuildError, KBError
+from kb.store import current_build
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,9 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true",
                    help="treat warnings (unknown front-matter fields, broken links) and skipped invalid articles as errors: "
                         "nothing is published")
+    p.add_argument("--publish-to", metavar="URL", default=None,
+                   help="then upload the live build to this PostgreSQL database (postgresql://user@host/db, e.g. "
+                        "$KB_DATABASE_URL) for replicas (KB_INDEX_SOURCE) to fetch; the live build stays published "
+                        "here if the upload fails (exit status 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; only the summary and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="list every new, edited and deleted article")
     args = p.parse_args(argv)
+    if args.publish_to is not None and (args.dry_run or args.check):
+        p.error("--publish-to uploads the published build: not with --dry-run or --check")
     logging.basicConfig(level=logging.WARNING)
 
     settings = Settings.from_env(articles_dir=args.articles, index_dir=args.index, model=args.model)
@@ -76,7 +87,41 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     for failure in report.gate_failures:
         print(f"check: {failure}", file=sys.stderr)
-    return 1 if report.gate_failures else 0
+    if report.gate_failures:
+        return 1
+    return publish_live(settings, args.publish_to) if args.publish_to is not None else 0
+
+
+def publish_live(settings: Settings, url: str) -> int:
+    """Upload the live build to `url` after the app's migrations (Flask and Alembic are imported only here)."""
+    from kb import replicate
+
+    live = current_build(settings.index_dir)
+    if live is None:
+        print(f"publish failed: no published build in {settings.index_dir}", file=sys.stderr)
+        return 1
+    try:
+        source = replicate.Source(url)
+    except KBError as exc:
+        print(f"publish failed: {exc}", file=sys.stderr)
+        return 1
+    try:
+        import sqlalchemy as sa
+
+        from webapp.migrate import upgrade
+
+        try:
+            upgrade(source.engine)  # the tables, in an empty database too: the same history the app runs
+        except (sa.exc.SQLAlchemyError, RuntimeError) as exc:
+            raise replicate.ReplicaError(f"cannot migrate {source.where}: {replicate.reason(exc)}") from None
+        result = replicate.publish_build(source, live, keep=settings.keep_builds)
+    except KBError as exc:
+        print(f"publish failed: {exc}; {live.name} stays the live build here", file=sys.stderr)
+        return 1
+    finally:
+        source.dispose()
+    print(result.summary())
+    return 0
 
 
 if __name__ == "__main__":
