@@ -77,7 +77,7 @@ def replica_app(url, embedder, tmp_path):
         return app
 
     yield make
-    for app in apps:
+    for app in apps:  # a start that failed made no app and left no thread
         app.extensions["kb"].replica.stop()
         app.extensions["kb"].db.dispose()
 
@@ -138,6 +138,13 @@ def test_publish_then_fetch_gives_the_same_files_and_a_fresh_replica_serves_them
     assert body["results"][0]["id"] == "lost-2fa-en"
     details = client.get("/healthz", headers=BEARER).get_json()["replica"]
     assert details["source"] == result.where and details["failed_checks"] == 0 and details["last_error"] is None
+
+
+def test_a_replica_with_nothing_to_serve_says_what_to_run(url, replica_app, tmp_path):
+    with pytest.raises(replicate.ReplicaError, match=r"no build published to .*/kb_replicate_\d+ yet; run: kb build "
+                                                     r"--publish-to"):
+        replica_app(tmp_path / "empty")
+    assert current_build(tmp_path / "empty") is None
 
 
 def test_a_second_publish_reaches_a_running_replica(two_builds, url, tmp_path, replica_app):

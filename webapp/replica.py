@@ -50,7 +50,7 @@ class Replica:
             published = self.source.current()
             with self._lock:
                 self.published = published.name if published else None
-            fetched = self.source.fetch(self.index_dir, published, self.keep, wait, self.model)
+            fetched = self.source.fetch(self.index_dir, published, self.keep, wait, self.model) if published else None
         except Exception as exc:  # noqa: BLE001 (a bug must not end the thread: counted and reported)
             message = str(exc) if isinstance(exc, KBError) else f"{type(exc).__name__}: {replicate.reason(exc)}"
             with self._lock:
@@ -101,19 +101,22 @@ class Replica:
 
 
 def init(settings: Settings, model: str | None) -> Replica | None:
-    """The replica of KB_INDEX_SOURCE (None when unset), not started yet. With no local index, the published build is
-    fetched first (waiting for another worker that fetches it), so that the LiveIndex made next loads it."""
+    """The replica of KB_INDEX_SOURCE (None when unset), not started yet, after one check: a newer published build
+    is fetched before the LiveIndex made next loads the local one. With no local index, that check waits for
+    another worker fetching it, and a failure stops the start (there is nothing to serve)."""
     if not settings.index_source:
         return None
     replica = Replica(settings, model)
-    if current_build(settings.index_dir) is None:
-        try:
-            replica.poll(wait=True)
-        except KBError as exc:
+    missing = current_build(settings.index_dir) is None
+    try:
+        replica.poll(wait=missing)
+    except Exception as exc:  # noqa: BLE001 (with a local index: logged and counted by poll, served anyway)
+        if missing:
             replica.stop()
             raise replicate.ReplicaError(f"no index in {settings.index_dir} and none fetched from "
                                          f"{replica.source.where}: {exc}") from None
-        except BaseException:
-            replica.stop()
-            raise
+    if current_build(settings.index_dir) is None:
+        replica.stop()
+        raise replicate.ReplicaError(f"no index in {settings.index_dir} and no build published to "
+                                     f"{replica.source.where} yet; run: kb build --publish-to <that database's URL>")
     return replica
