@@ -13,9 +13,14 @@ separated, or `off`. Groups:
              form itself: a limited form comes back with the user's text and says why)
 
 A limited request gets 429 with a Retry-After header. The client is the connecting address (behind a proxy, run
-with the proxy's address forwarded: see the README)."""
+with the proxy's address forwarded: see the README).
+
+Counters live in KB_RATE_LIMIT_STORAGE: `memory://` per process, `redis://host:6379` shared by every process and
+replica. A shared store that is down never fails a request: the limits count in this process's memory until the
+store answers again (Flask-Limiter's in-memory fallback for its own limits, `limit_fallback` for the ones counted here)."""
 from __future__ import annotations
 
+import logging
 import re
 import time
 
@@ -23,8 +28,13 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import STRATEGIES
 
 from kb.config import SettingsError
+
+log = logging.getLogger(__name__)
 
 GROUPS = ("login", "bearer", "search", "suggest", "instant", "write", "email")
 # endpoint → group; the endpoints' own views stay free of limit decorators (one table, here)
@@ -56,15 +66,31 @@ def parse_limits(spec: str) -> dict[str, str] | None:
     return out
 
 
+def storage_options(uri: str) -> dict:
+    """Every backend's errors raised as limits' StorageError; a redis that does not answer is given up on after half
+    a second, not left to hold the request (redis-py waits without limit by default)."""
+    options: dict = {"wrap_exceptions": True}
+    if uri.partition(":")[0] in ("redis", "rediss", "redis+unix"):
+        options.update(socket_connect_timeout=0.5, socket_timeout=0.5)
+    return options
+
+
 def init_app(app: Flask) -> None:
     settings = app.extensions["kb"].settings
     limits = parse_limits(settings.rate_limits)
     app.config.setdefault("RATELIMIT_ENABLED", limits is not None)
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.rate_limit_storage)
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", storage_options(app.config["RATELIMIT_STORAGE_URI"]))
+    # the store down: count in this process until it answers again (checked at growing intervals), and an error
+    # the fallback does not cover (a deduction after the response) is logged, never a 500
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.extensions["kb"].rate_limits = limits or {}
     # One limiter per app (its limits are registered per view below; a module-level one would collect every app's)
     limiter = Limiter(key_func=get_remote_address, headers_enabled=True, app=app)
     app.extensions["kb"].limiter = limiter
+    # the limits counted by hand (over_limit, count, retry_after) fall back to this while the store is down
+    app.extensions["kb"].limit_fallback = STRATEGIES[app.config.get("RATELIMIT_STRATEGY", "fixed-window")](MemoryStorage())
     views = app.view_functions  # a decorated view checks its limit when called, so the views are replaced
     for endpoint, group in ROUTES.items():
         if limits and group in limits:
@@ -82,18 +108,27 @@ def _limits(group: str):
     return state.limiter.limiter, parse_many(value)
 
 
+def _counted(group: str, call):
+    """`call(strategy, items)` on the shared store; on this process's own counters while the store fails."""
+    strategy, items = _limits(group)
+    try:
+        return call(strategy, items)
+    except StorageError as exc:
+        log.warning("rate-limit store unreachable (%s): counting %s in this process", type(exc.storage_error).__name__, group)
+        return call(current_app.extensions["kb"].limit_fallback, items)
+
+
 def over_limit(group: str, key: str | None = None) -> bool:
     """Whether this client (or `key`) has used up `group` (for limits counted by hand: failed Bearer tokens, the
     requests of one e-mail address)."""
-    strategy, items = _limits(group)
-    return any(not strategy.test(item, group, key or get_remote_address()) for item in items)
+    key = key or get_remote_address()
+    return _counted(group, lambda strategy, items: any(not strategy.test(item, group, key) for item in items))
 
 
 def count(group: str, key: str | None = None) -> None:
     """Count one event against `group` for this client (or `key`)."""
-    strategy, items = _limits(group)
-    for item in items:
-        strategy.hit(item, group, key or get_remote_address())
+    key = key or get_remote_address()
+    _counted(group, lambda strategy, items: [strategy.hit(item, group, key) for item in items])
 
 
 def count_failure(group: str) -> None:
@@ -102,8 +137,7 @@ def count_failure(group: str) -> None:
 
 def retry_after(group: str, key: str | None = None) -> int:
     """Seconds until this client (or `key`) may act in `group` again (0: now)."""
-    strategy, items = _limits(group)
     key = key or get_remote_address()
-    waits = [stats.reset_time - time.time() for stats in (strategy.get_window_stats(item, group, key) for item in items)
-             if stats.remaining <= 0]
+    stats = _counted(group, lambda strategy, items: [strategy.get_window_stats(item, group, key) for item in items])
+    waits = [s.reset_time - time.time() for s in stats if s.remaining <= 0]
     return max(1, int(max(waits)) + 1) if waits else 0
