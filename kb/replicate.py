@@ -180,6 +180,9 @@ class Source:
         manifest = _manifest(build_dir)
         if not manifest.files:
             raise ReplicaError(f"{build_dir}: its manifest lists no files (built by an older kb); run: kb build --full")
+        if manifest.get("partial"):  # every replica would search by BM25 alone until the next publish
+            raise ReplicaError(f"{build_dir} is a lexical snapshot (its vectors not computed yet); nothing published: "
+                               f"run kb build again")
         listed = {_safe_path(path): meta for path, meta in manifest.files.items()}
         total = sum(int(meta["size"]) for meta in listed.values()) + len(manifest_bytes)
         manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()

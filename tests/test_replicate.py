@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import json
 import shutil
 import threading
 import time
@@ -210,6 +211,16 @@ def test_republishing_is_a_no_op_and_old_builds_leave_only_their_record(two_buil
     assert rows(url, "SELECT build FROM kb_current") == [(first.name,)]
 
 
+def test_a_lexical_snapshot_is_not_published(two_builds, url, tmp_path):
+    partial = tmp_path / "builds" / "20261202T000000000000Z-1"
+    shutil.copytree(two_builds[0], partial)
+    manifest = json.loads((partial / MANIFEST).read_text(encoding="utf-8"))
+    (partial / MANIFEST).write_text(json.dumps({**manifest, "partial": True}), encoding="utf-8")
+    with pytest.raises(replicate.ReplicaError, match="lexical snapshot"):
+        replicate.publish_build(url, partial)
+    assert rows(url, "SELECT count(*) FROM kb_published_builds") == [(0,)]
+
+
 def test_one_download_per_machine(two_builds, url, tmp_path, monkeypatch):
     first, _ = two_builds
     replicate.publish_build(url, first)
@@ -264,15 +275,14 @@ def test_kb_build_publish_to_an_empty_database(kb_dir, tmp_path, postgres, capsy
         assert build_command.main(["--articles", str(kb_dir), "--index", str(index), "-q", "--publish-to", url]) == 0
         assert capsys.readouterr().out.strip().endswith("(already there)")
 
-        # an unreachable database: exit status 1, the local build still live
+        # an unreachable database: exit status 1, the local build still live (the upload step alone, built already)
+        settings = Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": str(index)})
         nowhere = f"postgresql://kb@/{name}?host={tmp_path / 'no-server'}&port=54329"
-        assert build_command.main(["--articles", str(kb_dir), "--index", str(index), "-q", "--publish-to",
-                                   nowhere]) == 1
+        assert build_command.publish_live(settings, nowhere) == 1
         err = capsys.readouterr().err
         assert "publish failed: cannot migrate" in err and f"{live.name} stays the live build" in err
         assert current_build(index) == live
-        assert build_command.main(["--index", str(index), "--articles", str(kb_dir), "-q", "--publish-to",
-                                   f"sqlite:///{tmp_path / 'x.sqlite3'}"]) == 1
+        assert build_command.publish_live(settings, f"sqlite:///{tmp_path / 'x.sqlite3'}") == 1
         assert "published to PostgreSQL" in capsys.readouterr().err
         with pytest.raises(SystemExit):
             build_command.main(["--articles", str(kb_dir), "--index", str(index), "--check", "--publish-to", url])
