@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from .build import build_lock
 from .errors import KBError
 from .manifest import MANIFEST, Manifest
-from .store import current_build, prune_builds, publish
+from .store import current_build, fsync_dir, prune_builds, publish
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ class Source:
                 tmp.mkdir()
                 try:
                     self._download_files(conn, name, record, tmp)
-                    _fsync_dir(tmp)
+                    fsync_dir(tmp)
                     os.rename(tmp, final)
                 except BaseException:
                     shutil.rmtree(tmp, ignore_errors=True)
@@ -314,7 +314,7 @@ class Source:
         except OSError as exc:  # a full disk, above all
             raise ReplicaError(f"cannot write build {name} to {folder} ({exc.strerror}); the local index is "
                                f"unchanged") from None
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return final
 
     def _record(self, conn: sa.Connection, name: str) -> dict[str, Any]:
@@ -449,11 +449,3 @@ def _matches(folder: Path, record: dict[str, Any]) -> bool:
         if digest.hexdigest() != meta["sha256"]:
             return False
     return True
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

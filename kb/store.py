@@ -103,7 +103,7 @@ def read_manifest(build_dir: str | Path) -> Manifest:
     return Manifest.read(build_dir)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -181,7 +181,7 @@ def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None)
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
             raise write_failure(index_dir, exc) from None
         raise
-    _fsync_dir(builds)
+    fsync_dir(builds)
     return final
 
 
@@ -295,7 +295,7 @@ def _write_record(index_dir: str | Path, entries: list[dict[str, Any]]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def published_builds(index_dir: str | Path) -> list[dict[str, Any]]:
@@ -329,7 +329,7 @@ def publish(index_dir: str | Path, build_dir: Path) -> None:
         tmp_link.unlink()
     os.symlink(os.path.relpath(build_dir, link.parent), tmp_link)
     os.replace(tmp_link, link)
-    _fsync_dir(link.parent)
+    fsync_dir(link.parent)
     # Written after the swap: a build killed before it is never in the record. One killed between the two
     # is `current`, which counts as published anyway.
     entry = {"name": build_dir.name, "model": _model_of(build_dir),
