@@ -4,6 +4,7 @@ and 3 replicas (`kb serve --workers 2`, gunicorn), with a fourth process publish
 The long soak is marked slow (pytest --run-slow)."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -14,7 +15,6 @@ import sys
 import threading
 import time
 import urllib.parse
-import http.client
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,6 @@ import pytest
 from conftest import AGENT_TOKEN, FIXTURE_KB
 from services import NginxServer, RedisServer, free_port, listening, wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
 KB = str(Path(sys.executable).parent / "kb")
 SECRET = "replicas-test-secret"
 WORKERS = 2  # gunicorn workers per replica
