@@ -5,8 +5,9 @@ A keystroke costs a few milliseconds and never runs the model (about 9 ms a new 
 typed is completed from the public articles' own BM25 words (`deposi` → deposit; `充` → 充值, 充币; `입` → 입금),
 the query and its completions are ranked by BM25 over the public chunks, and an article whose title (or a section
 whose heading) holds every typed word, the last one as a prefix, comes first. The tables a keystroke reads are
-made once per snapshot, when it loads. Only public articles are ever in them or in what BM25 may return, and the
-suggestions carry no score or confidence."""
+made once per snapshot (by gunicorn's master before it forks its workers, else after the first answer; a new
+build's when it loads). Only public articles are ever in them or in what BM25 may return, and the suggestions
+carry no score or confidence."""
 from __future__ import annotations
 
 import bisect
@@ -113,11 +114,12 @@ class Instant:
         # The Latin words of titles and headings, sorted (for the word being typed) and by stem (for the
         # finished ones), each with the entries that hold it.
         postings: dict[str, set[int]] = {}
-        stems: dict[str, set[int]] = {}
         for i, entry in enumerate(entries):
             for word in _LATIN.findall(entry.text):
                 postings.setdefault(word, set()).add(i)
-                stems.setdefault(stem(word), set()).add(i)
+        stems: dict[str, set[int]] = {}
+        for word, held in postings.items():  # each distinct word stemmed once
+            stems.setdefault(stem(word), set()).update(held)
         self._words = sorted(postings)
         self._postings, self._stems = postings, stems
         chars: dict[str, set[int]] = {}  # each CJK character → the entries holding it (a run's candidates)

@@ -34,12 +34,24 @@ CHINESE_STOPWORDS = frozenset("的 了 吗 呢 吧 啊 是 我 你 在 和 也 �
 _jieba_lock = threading.Lock()
 _jieba = None
 _stemmer = None
+_mapped_segmenter = False  # a server's: jieba reads kb.segmenter's mapped table instead of its dict
+
+
+def use_mapped_segmenter() -> None:
+    """For a server, before the first segmentation: jieba's words and frequencies from one table file mapped by
+    every server process (kb.segmenter), not a dict in each."""
+    global _mapped_segmenter
+    _mapped_segmenter = True
 
 
 def _get_jieba():
     """jieba with kb's support vocabulary, initialised once per process on first use."""
     global _jieba
     with _jieba_lock:
+        if _jieba is None and _mapped_segmenter:
+            from .segmenter import server_tokenizer
+
+            _jieba = server_tokenizer()
         if _jieba is None:
             import jieba
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import QueryCache
@@ -11,12 +12,49 @@ from .config import Settings
 from .embed import Embedder
 from .errors import IndexMismatch, IndexNotBuilt, KBError
 from .index import set_threads
-from .manifest import REBUILD_HINT
+from .manifest import REBUILD_HINT, require_servable
 from .search import Searcher
 from .store import (BUILD_HINT, changed_files, current_build, current_link, fallback_builds, load_snapshot,
                     read_progress)
 
 log = logging.getLogger(__name__)
+
+# The live build's searcher as a server's master process made it before forking its workers (preload): each
+# worker starts from the master's pages, shared copy-on-write, instead of reading and parsing a copy of its own.
+_preloaded: dict[Path, Searcher] = {}
+
+
+@dataclass(frozen=True)
+class _Unloaded:
+    """The name and dimension of the model a build was made with, standing for the model in a searcher made
+    before any is loaded; a worker gives the searcher its own model before the first search."""
+
+    name: str
+    dim: int
+
+    def encode_queries(self, texts):
+        raise RuntimeError("a preloaded searcher was searched before its worker gave it a model")
+
+    encode_passages = encode_queries
+
+
+def preload(settings: Settings) -> Searcher | None:
+    """Load the live build and make its searcher and prefix tables now, for the LiveIndex of every process
+    forked after this call (None: nothing to preload, or it does not load: each worker then loads, falls back
+    or refuses, and says why, as without). No model is loaded or run: a worker checks the build against its own
+    model before serving it."""
+    build = current_build(settings.index_dir)
+    if build is None or not build.is_dir():
+        return None
+    try:
+        snapshot = load_snapshot(build)
+    except KBError as exc:
+        log.info("live build not preloaded (%s): each worker loads it", exc)
+        return None
+    searcher = Searcher(snapshot, _Unloaded(snapshot.manifest.model, snapshot.manifest.dim), settings)
+    searcher.instant
+    _preloaded[build] = searcher
+    return searcher
 
 
 class LiveIndex:
@@ -37,10 +75,26 @@ class LiveIndex:
         self.last_error: str | None = None
         self._searcher = self._initial()
 
-    def _load(self, build: Path) -> Searcher:
-        snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim)
-        searcher = Searcher(snapshot, self.embedder, self.settings)
-        searcher.instant  # the prefix tables, made here while requests are served by the build before
+    def _take_preloaded(self, build: Path) -> Searcher | None:
+        """The build's searcher as the master process made it, if it did (checked against this model as a load
+        is, and its files' sizes against the manifest again: they may have changed since), given this model."""
+        searcher = _preloaded.pop(build, None)
+        if searcher is None:
+            return None
+        require_servable(searcher.snapshot.manifest, build, self.embedder.name, self.embedder.dim)
+        if changed_files(build, searcher.snapshot.manifest):
+            return None
+        if searcher.settings != self.settings or searcher.ranker.model_name != self.embedder.name:
+            return Searcher(searcher.snapshot, self.embedder, self.settings)
+        searcher.embedder = self.embedder
+        return searcher
+
+    def _load(self, build: Path, instant: bool = True) -> Searcher:
+        searcher = self._take_preloaded(build)
+        if searcher is None:
+            searcher = Searcher(load_snapshot(build, self.embedder.name, self.embedder.dim), self.embedder, self.settings)
+        if instant:
+            searcher.instant  # the prefix tables, made here while requests are served by the build before
         return searcher
 
     def _initial(self) -> Searcher:
@@ -50,7 +104,7 @@ class LiveIndex:
         if build is None:
             raise IndexNotBuilt(f"no index in {self.settings.index_dir}; {BUILD_HINT}")
         try:
-            return self._load(build)
+            return self._load(build, instant=False)  # the prefix tables after the first answer (warm_instant)
         except IndexMismatch:
             raise
         except KBError as exc:
@@ -71,6 +125,14 @@ class LiveIndex:
             except KBError as exc:
                 log.error("published build %s does not load either: %s", older.name, exc)
         return None
+
+    def warm_instant(self) -> threading.Thread:
+        """Make the serving searcher's prefix tables (kb.instant) in a background thread: a start does not wait
+        for them, and a keystroke that comes first waits for this thread's tables (cached_property's lock)."""
+        searcher = self._searcher
+        thread = threading.Thread(target=lambda: searcher.instant, name="kb-instant-tables", daemon=True)
+        thread.start()
+        return thread
 
     def indexing(self) -> dict | None:
         """How far a build of this machine is with its vectors ({"partial", "done", "total", "percent"}: partial when

@@ -61,8 +61,9 @@ class Searcher:
 
     @functools.cached_property
     def instant(self) -> Instant:
-        """Suggestions while typing over this snapshot's public articles (kb.instant); LiveIndex makes them when
-        it loads the snapshot, so that no keystroke waits for them."""
+        """Suggestions while typing over this snapshot's public articles (kb.instant); LiveIndex makes them after
+        the first answer (or gunicorn's master, before forking), and a new build's when it loads it, so that
+        neither the start nor a keystroke waits for them."""
         return Instant(self)
 
     def correct(self, text: str, audience: str = "public", loose: bool = False) -> str | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -77,6 +78,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     app.jinja_env.globals["public_base"] = security.public_base(settings)
     if poller is not None:
         poller.start()  # last: a start that fails above leaves no thread behind
+    first = threading.Lock()
+
+    @app.after_request
+    def instant_after_first_answer(response):
+        # The prefix tables of suggestions while typing are made once the first response is sent, not before it.
+        if not first.locked() and first.acquire(blocking=False):
+            response.call_on_close(live.warm_instant)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -1,15 +1,19 @@
 """Serve the help center in production on 127.0.0.1:5000 by default.
 
 One process (--workers 1, the default): waitress with request threads. Several (--workers N): gunicorn with
-N worker processes, each with its own model and a memory-mapped view of the same index files on disk, so
-the index's pages are shared, not copied. Encoding threads per worker default to cores / workers, so that
-workers do not fight over the cores (KB_THREADS overrides)."""
+N worker processes. Before forking them, the master imports the libraries, loads the Chinese segmenter's
+dictionary and the live build (never the model), so that every worker starts from the same pages, shared
+copy-on-write, rather than holding a copy of its own; each worker then loads the model (its file is mapped:
+shared too) and its app. A build published later is loaded by each worker for itself. Encoding threads per
+worker default to cores / workers, so that workers do not fight over the cores (KB_THREADS overrides)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from kb.errors import KBError
@@ -38,6 +42,23 @@ def serve_waitress(args) -> int:
     return 0
 
 
+def preload(settings) -> None:
+    """In gunicorn's master, before it forks: what every worker would load the same, loaded once. The segmenter's
+    dictionary loads in a thread while the build does (joined before any fork). Then everything is frozen out of
+    the collector's reach: a collection in a worker writes to each object it visits, copying its page. Never the
+    model: its engine runs OpenMP, whose threads do not survive a fork (a worker would hang on its first query)."""
+    import webapp.agent, webapp.api, webapp.instant, webapp.pages, webapp.tickets, webapp.writers  # noqa: E401, F401
+    from kb.lexical import warm_up
+    from kb.live import preload as preload_build
+
+    segmenter = threading.Thread(target=warm_up, name="kb-jieba-preload")
+    segmenter.start()
+    preload_build(settings)
+    segmenter.join()
+    gc.collect()
+    gc.freeze()
+
+
 def serve_gunicorn(args) -> int:
     from gunicorn.app.base import BaseApplication
 
@@ -45,10 +66,11 @@ def serve_gunicorn(args) -> int:
     from webapp import create_app
 
     try:  # fail fast, in the master, with the same message a worker would give
-        Settings.from_env()
+        settings = Settings.from_env()
     except (KBError, ValueError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
+    preload(settings)
 
     class Server(BaseApplication):
         def load_config(self):
@@ -89,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--workers and --threads must be at least 1")
     if args.workers > 1 and "KB_THREADS" not in os.environ:
         os.environ["KB_THREADS"] = str(max(1, (os.cpu_count() or 1) // args.workers))
+    from kb.lexical import use_mapped_segmenter
+
+    use_mapped_segmenter()  # the Chinese segmenter's dictionary: one mapped table for every process (kb.segmenter)
     builder = None
     if args.build:
         try:

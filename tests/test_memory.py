@@ -1,0 +1,205 @@
+"""Sharing memory between server processes (issue 17): the segmenter's mapped table (kb.segmenter), the live
+build preloaded by gunicorn's master (kb.live.preload), the prefix tables made after the first answer, and
+`kb serve --workers 2` answering as one process does. Memory itself is measured by kb bench, not here."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kb import lexical, live, segmenter
+from kb.errors import IndexMismatch
+from kb.live import LiveIndex
+from kb.store import current_build
+
+ROOT = Path(__file__).resolve().parent.parent
+CHINESE = ["充值一直没到账怎么办", "提现显示成功但是对方没收到", "谷歌验证器丢了怎么重置", "API密钥泄露了怎么办",
+           "系统维护期间可以充值吗", "我的账户被冻结了，客服几点上班？", "合约爆仓是什么意思"]
+
+
+def test_frozen_frequencies_answer_as_the_dict_does(tmp_path):
+    freq = {"充值": 50000, "充": 0, "到账": 3, "未到账": 30000, "a": 1, "长" * 16: 7}
+    path = tmp_path / "t.bin"
+    segmenter.write_table(path, segmenter.encode_table(freq, 80011, "k"))
+    table, total = segmenter.load_table(path, "k")
+    assert total == 80011 and len(table) == len(freq) and sorted(table) == sorted(freq)
+    for word, value in freq.items():
+        assert word in table and table[word] == value and table.get(word) == value
+    for missing in ["", "充值x", "到", "b", None, 3]:
+        assert missing not in table and table.get(missing, -1) == -1
+    with pytest.raises(KeyError):
+        table["未"]
+
+
+def test_a_changed_truncated_or_foreign_table_is_not_used(tmp_path):
+    path = tmp_path / "t.bin"
+    data = segmenter.encode_table({"充值": 5, "充": 0}, 5, "k")
+    segmenter.write_table(path, data)
+    assert segmenter.load_table(path, "other key") is None
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one word's byte changed: its checksum differs
+    assert segmenter.load_table(path, "k") is None
+    path.write_bytes(data[: len(data) // 2])
+    assert segmenter.load_table(path, "k") is None
+    path.write_bytes(b"")
+    assert segmenter.load_table(path, "k") is None
+    assert segmenter.load_table(tmp_path / "missing.bin", "k") is None
+
+
+@pytest.fixture
+def mapped_segmenter(tmp_path, monkeypatch):
+    """kb.lexical with the mapped table (made in a child process, in a folder of the test's), restored after."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(lexical, "_jieba", None)
+    monkeypatch.setattr(lexical, "_mapped_segmenter", True)
+    lexical._segment.cache_clear()
+    yield lexical._get_jieba()
+    lexical._segment.cache_clear()
+
+
+def test_the_mapped_segmenter_cuts_every_text_as_jiebas_dictionary_does(mapped_segmenter, monkeypatch):
+    assert isinstance(mapped_segmenter.FREQ, segmenter.FrozenFrequencies)
+    texts = CHINESE + [p.read_text(encoding="utf-8") for p in sorted((ROOT / "articles" / "zh").glob("*.md"))[:25]]
+    mapped = [(list(mapped_segmenter.cut_for_search(t)), list(mapped_segmenter.cut(t)), lexical.tokenize(t),
+               lexical.match_terms(t)) for t in texts]
+    monkeypatch.setattr(lexical, "_jieba", None)
+    monkeypatch.setattr(lexical, "_mapped_segmenter", False)
+    lexical._segment.cache_clear()
+    plain = lexical._get_jieba()
+    assert isinstance(plain.FREQ, dict) and plain.total == mapped_segmenter.total
+    assert mapped == [(list(plain.cut_for_search(t)), list(plain.cut(t)), lexical.tokenize(t), lexical.match_terms(t))
+                      for t in texts]
+
+
+def test_a_table_that_cannot_be_made_leaves_jiebas_dictionary(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    tokenizer = segmenter.server_tokenizer()
+    assert tokenizer is None  # the child could not write it: kb.lexical loads jieba's own dictionary instead
+
+
+def test_a_preloaded_build_is_the_one_served_and_searches_as_a_loaded_one(built, embedder):
+    searcher = live.preload(built)
+    assert searcher is not None and live._preloaded
+    preloaded = LiveIndex(built, embedder)
+    assert preloaded.searcher is searcher and searcher.embedder is preloaded.embedder and not live._preloaded
+    loaded = LiveIndex(built, embedder)  # nothing preloaded left: this one reads the build from disk
+    assert loaded.searcher.snapshot is not searcher.snapshot
+    for query in ["deposit not credited", "充值没到账", "2FA"]:
+        a, b = preloaded.searcher.search(query), loaded.searcher.search(query)
+        assert [(h.id, h.score, h.snippet) for h in a.results] == [(h.id, h.score, h.snippet) for h in b.results]
+    assert [h.id for h in preloaded.searcher.instant.suggest("depo")[0]] == \
+        [h.id for h in loaded.searcher.instant.suggest("depo")[0]]
+
+
+def test_a_preloaded_build_of_another_model_is_refused(built):
+    class Other:
+        name, dim = "another/model", 384
+
+    live.preload(built)
+    with pytest.raises(IndexMismatch):
+        LiveIndex(built, Other())
+    live._preloaded.clear()
+
+
+def test_a_preloaded_build_changed_on_disk_is_read_again_and_refused(built, embedder):
+    live.preload(built)
+    build = current_build(built.index_dir)
+    with open(build / "words.json", "a", encoding="utf-8") as f:
+        f.write(" ")  # its size is not the manifest's any more: the preloaded copy is not served, nor is the file
+    try:
+        with pytest.raises(Exception, match="words.json"):
+            LiveIndex(built, embedder)
+    finally:
+        live._preloaded.clear()
+
+
+def test_the_prefix_tables_are_made_after_the_first_answer(built, embedder, tmp_path):
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir,
+                      "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "SECRET_KEY": "t"}, embedder=embedder)
+    searcher = app.extensions["kb"].live.searcher
+    assert "instant" not in searcher.__dict__  # not made by the start
+    response = app.test_client().get("/api/search?q=deposit")
+    assert response.status_code == 200 and "instant" not in searcher.__dict__
+    response.close()  # as a WSGI server does once the response is sent
+    for _ in range(200):
+        if "instant" in searcher.__dict__:
+            break
+        time.sleep(0.05)
+    assert "instant" in searcher.__dict__
+    app.extensions["kb"].db.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_workers_answer_as_one_process_does(built, embedder, tmp_path):
+    """gunicorn's master preloads the build and the segmenter's table, then forks: every worker answers
+    (none hangs on the model's OpenMP), with the results of a process that loaded everything itself."""
+    from webapp import create_app
+
+    port = _free_port()
+    env = {**os.environ, "KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir,
+           "KB_DB_PATH": str(tmp_path / "serve.sqlite3"), "KB_RATE_LIMITS": "off", "TMPDIR": str(tmp_path),
+           "KB_QUERY_CACHE_SIZE": "0"}
+    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--port", str(port), "--workers", "2"],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir,
+                      "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "SECRET_KEY": "t", "KB_RATE_LIMITS": "off"},
+                     embedder=embedder)
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=5).read()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        client = app.test_client()
+        for query in ["deposit not credited", *CHINESE[:3]] * 3:  # enough requests to reach both workers
+            path = f"/api/search?q={urllib.parse.quote(query)}"
+            served = json.loads(urllib.request.urlopen(base + path, timeout=30).read())
+            expected = client.get(path).get_json()
+            assert [(r["id"], r["snippet"]) for r in served["results"]] == \
+                [(r["id"], r["snippet"]) for r in expected["results"]]
+            assert [r["score"] for r in served["results"]] == pytest.approx([r["score"] for r in expected["results"]], abs=1e-4)
+        suggested = json.loads(urllib.request.urlopen(f"{base}/api/instant?q=depo", timeout=30).read())
+        assert suggested["results"] == client.get("/api/instant?q=depo").get_json()["results"]
+        assert list(tmp_path.glob("kb-jieba-*.bin"))  # the segmenter's table, made once for the machine
+    finally:
+        server.terminate()
+        server.wait(30)
+        server.stderr.close()
+        app.extensions["kb"].db.dispose()
+
+
+def test_a_loaded_build_holds_recurring_values_once_and_the_same_chunks(built):
+    from kb.articles import Article
+    from kb.chunking import Chunk
+    from kb.store import ARTICLES, CHUNKS, load_current
+
+    snapshot = load_current(built.index_dir)
+    build = current_build(built.index_dir)
+    table = json.loads((build / CHUNKS).read_text(encoding="utf-8"))
+    rows = zip(*table["columns"])
+    assert snapshot.chunks == [Chunk(*r[:4], tuple(r[4]), *r[5:10], tuple(r[10]), *r[11:]) for r in rows]
+    assert snapshot.articles == {a["id"]: Article.from_dict(a)
+                                 for a in json.loads((build / ARTICLES).read_text(encoding="utf-8"))}
+    for chunk in snapshot.chunks:
+        article = snapshot.articles[chunk.article_id]
+        assert chunk.article_id is article.id and chunk.locale is article.locale
+        assert chunk.reply is chunk.text or chunk.reply != chunk.text
