@@ -11,6 +11,7 @@ carry no score or confidence."""
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -68,6 +69,18 @@ class _Entry:
     heading: bool
 
 
+_NONE = np.zeros(0, dtype=np.int32)
+
+
+def _postings(words_of_entries) -> dict[str, np.ndarray]:
+    """Each word → the sorted ids of the entries that hold it, from each entry's words in entry order."""
+    held: dict[str, list[int]] = {}
+    for i, words in enumerate(words_of_entries):
+        for word in set(words):
+            held.setdefault(word, []).append(i)
+    return {word: np.array(ids, dtype=np.int32) for word, ids in held.items()}
+
+
 def preferred_locale(text: str, lang: str | None) -> str | None:
     """The locale suggestions are shown in: the script's for kana and Hangul, Han is Chinese unless the reader's
     interface is Japanese (kanji typed in a Japanese IME), and Latin text is the interface's language unless it
@@ -112,21 +125,16 @@ class Instant:
             anchors.setdefault(article_id, set()).add(anchor)
         self._anchors = {aid: frozenset(a) for aid, a in anchors.items()}  # public article → its sections' anchors
         # The Latin words of titles and headings, sorted (for the word being typed) and by stem (for the
-        # finished ones), each with the entries that hold it.
-        postings: dict[str, set[int]] = {}
-        for i, entry in enumerate(entries):
-            for word in _LATIN.findall(entry.text):
-                postings.setdefault(word, set()).add(i)
-        stems: dict[str, set[int]] = {}
+        # finished ones), each with the entries that hold it: sorted arrays (a tenth of the memory of sets).
+        postings = _postings(_LATIN.findall(entry.text) for entry in entries)
+        stems: dict[str, list[np.ndarray]] = {}
         for word, held in postings.items():  # each distinct word stemmed once
-            stems.setdefault(stem(word), set()).update(held)
+            stems.setdefault(stem(word), []).append(held)
         self._words = sorted(postings)
-        self._postings, self._stems = postings, stems
-        chars: dict[str, set[int]] = {}  # each CJK character → the entries holding it (a run's candidates)
-        for i, entry in enumerate(entries):
-            for char in set(_CJK_CHARS.findall(entry.text)):
-                chars.setdefault(char, set()).add(i)
-        self._chars = chars
+        self._postings = postings
+        self._stems = {s: held[0] if len(held) == 1 else np.unique(np.concatenate(held)) for s, held in stems.items()}
+        # each CJK character → the entries holding it (a run's candidates)
+        self._chars = _postings(_CJK_CHARS.findall(entry.text) for entry in entries)
 
     def anchors(self, article_id: str) -> frozenset[str]:
         """The section anchors of a public article ('' for its intro); empty for any other id."""
@@ -173,20 +181,20 @@ class Instant:
     def matches(self, typed: Typed) -> list[_Entry]:
         """Titles and headings that hold every finished word (by stem), every CJK run, and a word that starts
         with the one being typed."""
-        sets: list[set[int]] = [self._stems.get(stem(word), set()) for word in typed.words]
+        sets: list[np.ndarray] = [self._stems.get(stem(word), _NONE) for word in typed.words]
         if typed.partial:
             lo = bisect.bisect_left(self._words, typed.partial)
-            found: set[int] = set()
+            found: list[np.ndarray] = []
             for word in self._words[lo:]:
                 if not word.startswith(typed.partial):
                     break
-                found |= self._postings[word]
-            sets.append(found)
-        sets.extend(self._chars.get(char, set()) for run in typed.runs for char in set(run))
+                found.append(self._postings[word])
+            sets.append(np.unique(np.concatenate(found)) if found else _NONE)
+        sets.extend(self._chars.get(char, _NONE) for run in typed.runs for char in set(run))
         if not sets:
             return []
-        candidates = set.intersection(*sets)
-        return [self._entries[i] for i in sorted(candidates)
+        candidates = functools.reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), sets)
+        return [self._entries[i] for i in candidates.tolist()
                 if all(run in self._entries[i].text for run in typed.runs)]
 
     def suggest(self, text: str, lang: str | None = None, limit: int = LIMIT) -> tuple[list[Hit], str | None]:

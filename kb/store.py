@@ -551,9 +551,10 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         articles = {a["id"]: Article.from_dict({**a, **{k: _once(once, a[k]) for k in _ARTICLE_SHARED}})
                     for a in json.loads(files.text(ARTICLES))}
         chunks = [_chunk(row, once) for row in zip(*table["columns"])]
-        del table, once
-        pages = {aid: Page.from_dict(p) for aid, p in json.loads(files.text(PAGES)).items()}
-        listings = json.loads(files.text(LISTINGS))
+        del table
+        pages = {_once(once, aid): Page.from_dict(p) for aid, p in json.loads(files.text(PAGES)).items()}
+        listings = _shared(json.loads(files.text(LISTINGS)), once)  # article ids, each held once
+        del once
         groups, by_category, related = listings["groups"], listings["categories"], listings.get("related", {})
         identifiers = IdentifierIndex.from_dict(json.loads(files.text(IDENTIFIERS)))
         glossary = Glossary.from_dict(json.loads(files.text(GLOSSARY)))
@@ -582,6 +583,17 @@ _ARTICLE_SHARED = ("id", "title", "locale", "category", "audience", "status", "t
 
 def _once(once: dict[Any, Any], value: Any) -> Any:
     return once.setdefault(value, value)
+
+
+def _shared(data: Any, once: dict[Any, Any]) -> Any:
+    """Parsed JSON with its strings (keys too) replaced by the equal ones already held."""
+    if isinstance(data, str):
+        return _once(once, data)
+    if isinstance(data, list):
+        return [_shared(v, once) for v in data]
+    if isinstance(data, dict):
+        return {_once(once, k): _shared(v, once) for k, v in data.items()}
+    return data
 
 
 def _chunk(row: tuple, once: dict[Any, Any]) -> Chunk:

@@ -199,6 +199,9 @@ def test_a_loaded_build_holds_recurring_values_once_and_the_same_chunks(built):
     assert snapshot.chunks == [Chunk(*r[:4], tuple(r[4]), *r[5:10], tuple(r[10]), *r[11:]) for r in rows]
     assert snapshot.articles == {a["id"]: Article.from_dict(a)
                                  for a in json.loads((build / ARTICLES).read_text(encoding="utf-8"))}
+    listings = json.loads((build / "listings.json").read_text(encoding="utf-8"))
+    assert (snapshot.groups, snapshot.listings, snapshot.related) == \
+        (listings["groups"], listings["categories"], listings.get("related", {}))
     for chunk in snapshot.chunks:
         article = snapshot.articles[chunk.article_id]
         assert chunk.article_id is article.id and chunk.locale is article.locale

@@ -1,19 +1,20 @@
 """Serve the help center in production on 127.0.0.1:5000 by default.
 
 One process (--workers 1, the default): waitress with request threads. Several (--workers N): gunicorn with
-N worker processes. Before forking them, the master imports the libraries, loads the Chinese segmenter's
-dictionary and the live build (never the model), so that every worker starts from the same pages, shared
-copy-on-write, rather than holding a copy of its own; each worker then loads the model (its file is mapped:
-shared too) and its app. A build published later is loaded by each worker for itself. Encoding threads per
+N worker processes. Before forking them, the master imports the libraries and loads the live build (never the
+model), so that every worker starts from the same pages, shared copy-on-write, rather than holding a copy of its
+own; each worker then loads the model (its file is mapped: shared too) and its app. A build published later is
+loaded by each worker for itself (restart to share it again). Either way the Chinese segmenter reads one mapped
+table (kb.segmenter), not a dictionary per process. Encoding threads per
 worker default to cores / workers, so that workers do not fight over the cores (KB_THREADS overrides)."""
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import subprocess
 import sys
-import threading
 import time
 
 from kb.errors import KBError
@@ -43,20 +44,28 @@ def serve_waitress(args) -> int:
 
 
 def preload(settings) -> None:
-    """In gunicorn's master, before it forks: what every worker would load the same, loaded once. The segmenter's
-    dictionary loads in a thread while the build does (joined before any fork). Then everything is frozen out of
-    the collector's reach: a collection in a worker writes to each object it visits, copying its page. Never the
+    """In gunicorn's master, before it forks: what every worker would load the same, loaded once (the modules, the
+    segmenter's mapped table, the live build's searcher and prefix tables). Then everything is frozen out of the
+    collector's reach: a collection in a worker writes to each object it visits, copying its page. Never the
     model: its engine runs OpenMP, whose threads do not survive a fork (a worker would hang on its first query)."""
-    import webapp.agent, webapp.api, webapp.instant, webapp.pages, webapp.tickets, webapp.writers  # noqa: E401, F401
+    import webapp.agent, webapp.api, webapp.instant, webapp.migrate, webapp.pages, webapp.tickets, webapp.writers  # noqa: E401, F401
     from kb.lexical import warm_up
     from kb.live import preload as preload_build
 
-    segmenter = threading.Thread(target=warm_up, name="kb-jieba-preload")
-    segmenter.start()
+    warm_up()
     preload_build(settings)
-    segmenter.join()
     gc.collect()
     gc.freeze()
+    release_free_memory()
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim): what loading freed would otherwise
+    stay resident in the master, and each worker's first allocations there would copy those pages."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # another C library: its free pages stay
 
 
 def serve_gunicorn(args) -> int:
