@@ -72,6 +72,7 @@ class LiveIndex:
         self._next_check = 0.0
         self._failed: dict[Path, str] = {}
         self._thread: threading.Thread | None = None
+        self._preloaded: Searcher | None = None  # the master's (kb.live.preload), while it is served
         self.last_error: str | None = None
         self._searcher = self._initial()
 
@@ -87,6 +88,7 @@ class LiveIndex:
         if searcher.settings != self.settings or searcher.ranker.model_name != self.embedder.name:
             return Searcher(searcher.snapshot, self.embedder, self.settings)
         searcher.embedder = self.embedder
+        self._preloaded = searcher
         return searcher
 
     def _load(self, build: Path, instant: bool = True) -> Searcher:
@@ -198,11 +200,19 @@ class LiveIndex:
             if searcher is None:
                 log.error("no published build to fall back to; still serving %s, mapped from a changed file", failed.name)
             else:
-                self._searcher = searcher
+                self._switch(searcher)
                 log.error("serving the older published build %s instead of %s", searcher.snapshot.path.name, failed.name)
         finally:
             with self._lock:
                 self._loading = False
+
+    def _switch(self, searcher: Searcher) -> None:
+        old, self._searcher = self._searcher, searcher  # one reference assignment: requests see the old or the new
+        if old is self._preloaded:
+            # Frozen by the master (gc.freeze), so never collected: its one cycle (searcher ↔ prefix tables) is broken
+            # for reference counting to free it (a request still holding it would make its tables again).
+            old.__dict__.pop("instant", None)
+            self._preloaded = None
 
     def _reload(self, build: Path) -> None:
         try:
@@ -212,7 +222,7 @@ class LiveIndex:
             self.last_error = str(exc)
             log.error("new index at %s not loaded, still serving %s: %s", build, self._searcher.snapshot.path.name, exc)
         else:
-            self._searcher = searcher  # one reference assignment: requests see the old or the new, never a mix
+            self._switch(searcher)
             self.last_error = None
             log.info("switched to index %s (%s)", build.name, current_link(self.settings.index_dir))
         finally:

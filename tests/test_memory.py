@@ -206,3 +206,26 @@ def test_a_loaded_build_holds_recurring_values_once_and_the_same_chunks(built):
         article = snapshot.articles[chunk.article_id]
         assert chunk.article_id is article.id and chunk.locale is article.locale
         assert chunk.reply is chunk.text or chunk.reply != chunk.text
+
+
+def test_a_preloaded_searcher_is_freed_once_a_new_build_is_served(built, embedder):
+    """The master's objects are frozen (gc.freeze): the collector never frees them, so the preloaded searcher's one
+    cycle (searcher ↔ prefix tables) is broken when a worker leaves it, and reference counting frees it."""
+    import gc
+    import weakref
+
+    from kb.build import build_index
+
+    live.preload(built)
+    index = LiveIndex(built, embedder)
+    first = index.searcher.snapshot.path
+    old = weakref.ref(index.searcher)
+    assert "instant" in old().__dict__
+    build_index(built, embedder=embedder, full=True)
+    gc.disable()
+    try:
+        index.maybe_reload(wait=True)
+        assert index.searcher.snapshot.path != first
+        assert old() is None
+    finally:
+        gc.enable()
