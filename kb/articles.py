@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
-from dataclasses import dataclass
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import yaml
 
 from .config import LOCALES
 from .errors import ArticleError
+from . import reply
 from .reply import block_errors
 
 AUDIENCES = ("public", "internal")
@@ -176,13 +180,54 @@ class LoadResult:
     errors: list[ArticleError]
     warnings: list[ArticleError]
     categories: dict[str, Category]
+    # What the next build may take without reading a file again: {"categories": sha256 of categories.yml,
+    # "files": {path: {"stat": [...], "id": article id, "warnings": [[field, reason], ...]}}}
+    sources: dict[str, Any] = field(default_factory=dict)
 
 
-def load_articles(articles_dir: str | Path) -> LoadResult:
-    """Every `*.md` below the folder, validated; errors are collected, never swallowed."""
+@dataclass(frozen=True)
+class KnownFiles:
+    """What an earlier build read: its `LoadResult.sources` and the articles it made (by id)."""
+
+    sources: dict[str, Any]
+    articles: dict[str, Article]
+
+
+# The source of the validation (this module and kb.reply's): another kb reads every file again.
+PARSER = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (sys.modules[__name__], reply))).hexdigest()[:16]
+RACY_NS = 2_000_000_000  # a file changed this close to the scan may change again with the same stat: not recorded
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return ""
+
+
+def _markdown_files(root: Path) -> list[tuple[str, ...]]:
+    """The `*.md` files below `root` as path parts, in the order of sorted(root.rglob("*.md")), without README.md
+    and anything in a hidden folder (symlinked folders are not entered, as rglob does not)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        where = Path(folder).relative_to(root).parts
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [(*where, f) for f in files if f.endswith(".md") and f.lower() != "readme.md" and not f.startswith(".")]
+    return sorted(found)
+
+
+def load_articles(articles_dir: str | Path, known: KnownFiles | None = None) -> LoadResult:
+    """Every `*.md` below the folder, validated; errors are collected, never swallowed. With `known`, a file whose
+    stat (mtime, ctime, size, inode) is the one recorded, with the same categories.yml, is not read again: its
+    article and warnings are the earlier build's (only valid files are recorded, so errors are always found anew)."""
     root = Path(articles_dir)
     if not root.is_dir():
         raise ArticleError(str(root), None, "articles folder not found")
+    started = time.time_ns()
     errors: list[ArticleError] = []
     warnings: list[ArticleError] = []
     try:
@@ -190,25 +235,37 @@ def load_articles(articles_dir: str | Path) -> LoadResult:
     except ArticleError as exc:
         errors.append(exc)
         categories = None
+    digest = _digest(root / CATEGORIES_FILE)
+    recorded = known.sources.get("files", {}) if known is not None and known.sources.get("categories") == digest \
+        and known.sources.get("parser") == PARSER else {}
+    sources: dict[str, Any] = {}
     articles: list[Article] = []
     seen: dict[str, str] = {}
-    for file in sorted(root.rglob("*.md")):
-        if file.name.lower() == "readme.md" or any(p.startswith(".") for p in file.relative_to(root).parts):
-            continue
-        rel = str(file.relative_to(root.parent)) if root.parent != file else str(file)
-        raw = file.read_bytes()
-        file_warnings: list[ArticleError] = []
-        try:
-            article = parse_article(raw, rel, categories, file_warnings)
-        except ArticleError as exc:
-            errors.append(exc)
-            continue
+    prefix = str(root.relative_to(root.parent))  # paths are named from the folder's parent: articles/en/x.md
+    for parts in _markdown_files(root):
+        file = root.joinpath(*parts)
+        rel = "/".join((prefix, *parts)) if prefix != "." else "/".join(parts)
+        stat = _stat_key(os.stat(file))
+        entry = recorded.get(rel)
+        article = known.articles.get(entry["id"]) if entry is not None and entry.get("stat") == stat else None
+        if article is not None and article.path == rel:
+            file_warnings = [ArticleError(rel, f, reason) for f, reason in entry.get("warnings", [])]
+        else:
+            raw = file.read_bytes()
+            file_warnings = []
+            try:
+                article = parse_article(raw, rel, categories, file_warnings)
+            except ArticleError as exc:
+                errors.append(exc)
+                continue
         if article.id in seen:
             errors.append(ArticleError(rel, "id", f"duplicate id {article.id!r}, also used by {seen[article.id]}"))
             continue
         seen[article.id] = rel
         warnings += file_warnings
         articles.append(article)
+        if started - stat[0] > RACY_NS and started - stat[1] > RACY_NS:
+            sources[rel] = {"stat": stat, "id": article.id, "warnings": [[w.field, w.reason] for w in file_warnings]}
     if categories is None:
         categories = {slug: Category(slug, {}, i) for i, slug in enumerate(sorted({a.category for a in articles}))}
-    return LoadResult(articles, errors, warnings, categories)
+    return LoadResult(articles, errors, warnings, categories, {"parser": PARSER, "categories": digest, "files": sources})

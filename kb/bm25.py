@@ -1,15 +1,21 @@
 """BM25 over the chunks (bm25s), in the same order as the vector index: the only module that imports bm25s.
 
-Everything here works on words already made by kb.lexical: loading and searching never tokenize stored text."""
+Everything here works on words already made by kb.lexical: loading and searching never tokenize stored text.
+The index is computed here, vectorised, from each chunk's word counts (TermCounts), in the layout bm25s saves,
+loads and searches: a rebuild counts again only the words of the chunks that changed."""
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import bm25s
 import numpy as np
+import scipy.sparse as sp
 
 from .charsets import HAN
 
@@ -26,6 +32,108 @@ def evidence_words(tokens: list[str]) -> set[str]:
 
 
 
+SENTINEL = "\u2205"  # the one word of an empty document (bm25s would drop the row)
+
+
+def take_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR `ptr` of the rows `rows` (in that order), and the positions of their entries in the old arrays."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = ptr[rows]
+    lengths = ptr[rows + 1] - starts
+    out = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out, np.repeat(starts - out[:-1], lengths) + np.arange(out[-1], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class TermCounts:
+    """Each chunk's BM25 words as counts, in CSR: row i holds word ids terms[ptr[i]:ptr[i + 1]] (distinct), each
+    counts[...] times; `words` names the ids. What a rebuild keeps of the chunks that did not change."""
+
+    words: list[str]
+    ptr: np.ndarray
+    terms: np.ndarray
+    counts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ptr) - 1
+
+    @classmethod
+    def from_documents(cls, documents: Sequence[Sequence[str]], base: "TermCounts | None" = None) -> "TermCounts":
+        """The counts of `documents`; with `base`, its rows first and then these, over its words and the new ones."""
+        words = list(base.words) if base is not None else []
+        vocab = {w: i for i, w in enumerate(words)}
+        ptr, terms, counts = [0], [], []
+        for doc in documents:
+            for word, n in Counter(doc).items():
+                terms.append(vocab.setdefault(word, len(vocab)))
+                counts.append(n)
+            ptr.append(len(terms))
+        if len(vocab) > len(words):
+            words.extend(list(vocab)[len(words):])
+        ptr_a, terms_a, counts_a = np.array(ptr, np.int64), np.array(terms, np.int32), np.array(counts, np.int32)
+        if base is None:
+            return cls(words, ptr_a, terms_a, counts_a)
+        return cls(words, np.concatenate([base.ptr, base.ptr[-1] + ptr_a[1:]]), np.concatenate([base.terms, terms_a]),
+                   np.concatenate([base.counts, counts_a]))
+
+    def take(self, rows: Sequence[int]) -> "TermCounts":
+        """These rows, in this order (over the same words)."""
+        ptr, pos = take_rows(self.ptr, np.asarray(rows, dtype=np.int64))
+        return TermCounts(self.words, ptr, self.terms[pos], self.counts[pos])
+
+    def row(self, i: int) -> dict[str, int]:
+        """Row i's words and how often each occurs."""
+        lo, hi = self.ptr[i], self.ptr[i + 1]
+        return {self.words[t]: int(n) for t, n in zip(self.terms[lo:hi], self.counts[lo:hi])}
+
+
+def _bm25_arrays(tc: TermCounts, k1: float, b: float) -> tuple[dict[str, int], dict, np.ndarray]:
+    """What bm25s.BM25(method="lucene").index() computes of these documents (its vocabulary and scores matrix, an
+    empty row holding the sentinel), with numpy and scipy; and each row's word ids in that vocabulary."""
+    n = len(tc)
+    cum = np.zeros(len(tc.counts) + 1, dtype=np.int64)
+    np.cumsum(tc.counts, out=cum[1:])
+    lengths = cum[tc.ptr[1:]] - cum[tc.ptr[:-1]]
+    seen = np.bincount(tc.terms, minlength=len(tc.words)) if len(tc.terms) else np.zeros(len(tc.words), np.int64)
+    used = np.flatnonzero(seen)
+    empty = lengths == 0 if n else np.ones(1, dtype=bool)  # no documents at all: one of the sentinel
+    names = [tc.words[i] for i in used] + ([SENTINEL] if empty.any() else [])
+    # The vocabulary in word order: the same ids whatever order the words were met in (a full and an incremental
+    # build make the same files).
+    order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    local = np.zeros(len(tc.words), dtype=np.int64)
+    local[used] = rank[: len(used)]
+    row_terms = local[tc.terms].astype(np.int32)
+    # the matrix bm25s scores with: each row's words, an empty row's sentinel (tf 1, length 1) in its place
+    ptr = tc.ptr if n else np.zeros(2, np.int64)
+    lengths = lengths if n else np.zeros(1, np.int64)
+    ptr2 = ptr + np.concatenate([[0], np.cumsum(empty)])
+    nnz = int(ptr2[-1])
+    real = np.ones(nnz, dtype=bool)
+    real[ptr2[:-1][empty]] = False
+    terms = np.empty(nnz, dtype=np.int64)
+    terms[real], terms[~real] = row_terms, rank[-1] if empty.any() else 0
+    tf = np.ones(nnz, dtype=np.float32)
+    tf[real] = tc.counts
+    dl = np.where(empty, 1, lengths)
+    n_bm25 = len(dl)
+    df = np.bincount(terms, minlength=len(names))
+    # bm25s's arithmetic, in its order and precision: idf and tf in float32, the length norm in float64
+    idf = np.log(1 + (n_bm25 - df + 0.5) / (df + 0.5)).astype(np.float32)
+    norm = k1 * ((1 - b) + b * dl / dl.mean())
+    scores = (idf[terms] * (tf / (np.repeat(norm, np.diff(ptr2)) + tf))).astype(np.float32)
+    # CSR by row → CSC by word (scipy's conversion keeps each column's rows ascending, as bm25s sorts them)
+    csc = sp.csr_matrix((scores, terms.astype(np.int32), ptr2), shape=(n_bm25, len(names))).tocsc()
+    vocab = {names[i]: int(rank[i]) for i in range(len(names))}
+    vocab[""] = len(names)  # bm25s's empty token (create_empty_token)
+    matrix = {"data": csc.data.astype(np.float32), "indices": csc.indices.astype(np.int32),
+              "indptr": csc.indptr.astype(np.int64), "num_docs": n_bm25}
+    return vocab, matrix, row_terms
+
+
 class LexicalIndex:
     """BM25 over the chunks, in the same order as the vector index; or over some of them (the public chunks:
     `ids` maps each row to its chunk id), with idf, vocabulary and best scores of those chunks alone, and
@@ -36,7 +144,7 @@ class LexicalIndex:
     DOC_TERMS = "doc_terms.npz"
 
     def __init__(self, retriever: bm25s.BM25, n_docs: int, terms_ptr: np.ndarray, terms: np.ndarray,
-                 ids: np.ndarray | None = None, size: int | None = None):
+                 ids: np.ndarray | None = None, size: int | None = None, counts: np.ndarray | None = None):
         self._bm25 = retriever
         self._vocab = retriever.vocab_dict
         self.n_docs = n_docs  # rows
@@ -50,25 +158,36 @@ class LexicalIndex:
         # Each row's distinct word ids (CSR: terms[terms_ptr[i]:terms_ptr[i + 1]], sorted), made at build,
         # so that serving never tokenizes stored text again.
         self._terms_ptr, self._terms = terms_ptr, terms
+        self._counts = counts  # how often each of those words occurs (None in a build made before they were kept)
         self._best: np.ndarray | None = None  # per word, its highest score in any chunk (computed on first use)
 
     @classmethod
     def build(cls, documents: list[list[str]], k1: float = 1.2, b: float = 0.75, ids: list[int] | None = None,
               size: int | None = None) -> "LexicalIndex":
         """An index of `documents`; with `ids`, those are the chunks `ids` of `size` chunks."""
-        if ids is not None and len(ids) != len(documents):
-            raise ValueError(f"{len(ids)} chunk ids for {len(documents)} documents")
+        return cls.from_counts(TermCounts.from_documents(documents), k1, b, ids, size)
+
+    @classmethod
+    def from_counts(cls, tc: TermCounts, k1: float = 1.2, b: float = 0.75, ids: Sequence[int] | None = None,
+                    size: int | None = None) -> "LexicalIndex":
+        """The index of the documents whose word counts are `tc`; with `ids`, those are the chunks `ids` of `size`."""
+        if ids is not None and len(ids) != len(tc):
+            raise ValueError(f"{len(ids)} chunk ids for {len(tc)} documents")
+        vocab, matrix, terms = _bm25_arrays(tc, k1, b)
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-        # An empty document would make bm25s drop the row; a sentinel keeps ids aligned with the chunks (and an
-        # index of no chunks at all, e.g. the public ones of an internal-only knowledge base, has one to hold).
-        retriever.index([d or ["\u2205"] for d in documents] or [["\u2205"]], show_progress=False)
-        vocab = retriever.vocab_dict
-        rows = [np.unique(np.array([vocab[t] for t in doc if t in vocab], dtype=np.int32)) for doc in documents]
-        ptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in rows], out=ptr[1:])
-        terms = np.concatenate(rows) if rows else np.zeros(0, np.int32)
-        return cls(retriever, len(documents), ptr, terms.astype(np.int32),
-                   None if ids is None else np.asarray(ids, dtype=np.int64), size)
+        retriever.scores, retriever.vocab_dict = matrix, vocab
+        retriever.unique_token_ids_set, retriever.nonoccurrence_array = set(vocab.values()), None
+        return cls(retriever, len(tc), tc.ptr, terms, None if ids is None else np.asarray(ids, dtype=np.int64), size,
+                   tc.counts)
+
+    def term_counts(self) -> TermCounts | None:
+        """Each row's word counts (what the next build reuses), or None for an index saved before they were."""
+        if self._counts is None:
+            return None
+        words = [""] * (max(self._vocab.values()) + 1 if self._vocab else 0)
+        for word, i in self._vocab.items():
+            words[i] = word
+        return TermCounts(words, self._terms_ptr, self._terms, self._counts)
 
     def coverage(self, query_tokens: list[str], chunk_id: int) -> float:
         """The share of the query's evidence words that one chunk contains."""
@@ -127,6 +246,8 @@ class LexicalIndex:
     def save(self, directory: str | Path) -> None:
         self._bm25.save(str(directory), show_progress=False)
         rows = {} if self.ids is None else {"ids": self.ids}
+        if self._counts is not None:
+            rows["counts"] = self._counts
         np.savez(Path(directory) / self.DOC_TERMS, ptr=self._terms_ptr, terms=self._terms, **rows)
         (Path(directory) / "lexical.json").write_text(json.dumps({"n_docs": self.n_docs, "size": self.size}))
 
@@ -137,11 +258,14 @@ class LexicalIndex:
         with np.load(Path(directory) / cls.DOC_TERMS) as doc_terms:
             ptr, terms = doc_terms["ptr"], doc_terms["terms"]
             ids = doc_terms["ids"] if "ids" in doc_terms.files else None
+            counts = doc_terms["counts"] if "counts" in doc_terms.files else None
         if len(ptr) != n_docs + 1:
             raise ValueError(f"{cls.DOC_TERMS} has {len(ptr) - 1} rows for {n_docs} documents")
         if ids is None and size != n_docs:
             raise ValueError(f"{n_docs} rows without chunk ids for {size} chunks")
         if ids is not None and (len(ids) != n_docs or (len(ids) and (ids.min() < 0 or ids.max() >= size))):
             raise ValueError(f"{cls.DOC_TERMS}: {len(ids)} chunk ids for {n_docs} rows of {size} chunks")
+        if counts is not None and len(counts) != len(terms):
+            raise ValueError(f"{cls.DOC_TERMS} has {len(counts)} counts for {len(terms)} terms")
         return cls(bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0), n_docs, ptr, terms,
-                   ids, size)
+                   ids, size, counts)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -25,22 +27,23 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import __version__
-from .articles import Article, Category, LoadResult, load_articles
+from .articles import Article, Category, KnownFiles, LoadResult, load_articles
 from .cache import PassageCache, encode_with_cache
 from .catalog import make_listings, make_pages, related_articles
-from .chunking import Chunk, chunk_article, title_to_embed
+from .chunking import CHUNKER, Chunk, chunk_article, title_to_embed
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, KBError
 from .glossary import EMPTY as EMPTY_GLOSSARY, Glossary, load_glossary
-from .golden import GoldenReport, check_golden
-from .identifiers import IdentifierIndex, about_text
+from .golden import GoldenReport, check_golden, golden_path
+from .identifiers import IdentifierIndex
 from .index import VectorIndex, choose_index_type, set_threads
-from .lexical import TOKENIZER_VERSION, LexicalIndex, chunk_document
+from .lexical import TOKENIZER_VERSION, LexicalIndex, TermCounts
+from .reuse import (STATISTICS, LiveBuild, identifier_postings, kept_spelling_counts, read_live, spelling_counts, spelling_words,
+                    word_counts)
 from .links import check_links
-from .spelling import collect_words
 from .manifest import Manifest, compatibility
-from .store import (DISK_FULL, TITLES, BuildFiles, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
+from .store import (ARTICLES, DISK_FULL, SOURCES, TITLES, BuildFiles, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
                     prune_builds, publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens,
                     write_build, write_failure, write_progress)
 
@@ -141,6 +144,7 @@ class Plan:
     reason: str  # why the build is full ("" when incremental)
     up_to_date: bool
     glossary: Glossary = EMPTY_GLOSSARY
+    known: KnownFiles | None = None  # what the live build read of the articles folder
 
 
 def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, loaded: LoadResult | None = None,
@@ -148,8 +152,10 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
     """Load and validate the articles and the glossary, link-check them, and compare them with the live build's
     manifest. `glossary` given: used as it is (the eval harness's), else read from the articles folder."""
     knowledge_base = loaded is None
-    loaded = loaded or load_articles(settings.articles_dir)
     live = current_build(settings.index_dir)
+    live_manifest = _read_manifest(live)
+    known = None if full or loaded is not None else known_files(live, live_manifest)
+    loaded = loaded or load_articles(settings.articles_dir, known)
     outlines: dict = {}
     warnings = list(loaded.warnings)
     if knowledge_base:
@@ -158,7 +164,7 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
     glossary_errors: list[ArticleError] = []
     if glossary is None:
         glossary, glossary_errors = load_glossary(settings.articles_dir) if knowledge_base else (EMPTY_GLOSSARY, [])
-    loaded = LoadResult(loaded.articles, loaded.errors + glossary_errors, warnings, loaded.categories)
+    loaded = LoadResult(loaded.articles, loaded.errors + glossary_errors, warnings, loaded.categories, loaded.sources)
     if loaded.errors and not skip_invalid:
         raise BuildError(f"{len(loaded.errors)} invalid article file(s); the live index was left as it was", loaded.errors)
     articles = [a for a in loaded.articles if a.status == "published"]
@@ -169,10 +175,9 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
     if live is None:
         reason = reason or "no previous index"
     elif not full:
-        try:
-            manifest = read_manifest(live)
-        except KBError as exc:
-            reason = f"previous index unusable: {exc}"
+        manifest = live_manifest
+        if isinstance(live_manifest, KBError):
+            manifest, reason = None, f"previous index unusable: {live_manifest}"
     changes = plan_changes(articles, manifest.articles if manifest else {})
     up_to_date = False
     if manifest is not None:
@@ -191,7 +196,35 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
         # the glossary is part of the build: an edit to it alone is a change too
         live_glossary = read_glossary(live)
         up_to_date = live_glossary is not None and live_glossary.to_dict() == glossary.to_dict()
-    return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date, glossary)
+    return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date, glossary,
+                known)
+
+
+def _read_manifest(build: Path | None) -> Manifest | KBError | None:
+    """The live build's manifest, the error that stops it being read, or None with no live build."""
+    if build is None:
+        return None
+    try:
+        return read_manifest(build)
+    except KBError as exc:
+        return exc
+
+
+def known_files(build: Path | None, manifest: Manifest | KBError | None) -> KnownFiles | None:
+    """What the live build read of the articles folder (kb.articles.load_articles reads only files changed since),
+    if its record and articles are there, as written (their sha256 the manifest's)."""
+    if not isinstance(manifest, Manifest) or SOURCES not in manifest.files:
+        return None
+    try:
+        data = {}
+        for name in (SOURCES, ARTICLES):
+            raw = (build / name).read_bytes()
+            if hashlib.sha256(raw).hexdigest() != manifest.files.get(name, {}).get("sha256"):
+                return None
+            data[name] = json.loads(raw)
+        return KnownFiles(data[SOURCES], {a["id"]: Article.from_dict(a) for a in data[ARTICLES]})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def index_is_stale(settings: Settings) -> tuple[bool, str]:
@@ -199,11 +232,10 @@ def index_is_stale(settings: Settings) -> tuple[bool, str]:
     build = current_build(settings.index_dir)
     if build is None:
         return True, "no index built yet"
-    try:
-        manifest = read_manifest(build)
-    except KBError as exc:
-        return True, str(exc)
-    loaded = load_articles(settings.articles_dir)
+    manifest = _read_manifest(build)
+    if isinstance(manifest, KBError):
+        return True, str(manifest)
+    loaded = load_articles(settings.articles_dir, known_files(build, manifest))
     changes = plan_changes([a for a in loaded.articles if a.status == "published"], manifest.articles)
     if changes["new"] or changes["edited"] or changes["deleted"]:
         return True, ", ".join(f"{len(v)} {k}" for k, v in changes.items() if v and k != "unchanged")
@@ -216,31 +248,25 @@ def index_is_stale(settings: Settings) -> tuple[bool, str]:
 @dataclass
 class _Reused:
     chunks: dict[str, list[Chunk]] = field(default_factory=dict)
-    vectors: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    words: dict[str, list[list[str] | None]] = field(default_factory=dict)
-    snapshot: Snapshot | None = None
+    rows: dict[str, list[int]] = field(default_factory=dict)  # their rows in the live build
+    live: LiveBuild | None = None
 
 
 def _reused(p: Plan) -> _Reused:
-    """The live build's chunks, vectors and BM25 words of the articles that did not change."""
+    """The live build's chunks (and their rows: vectors, BM25 words...) of the articles that did not change."""
     out = _Reused()
     if not p.reuse or p.live is None:
         return out
     try:
-        out.snapshot = snap = load_snapshot(p.live, for_reuse=True)
+        out.live = live = read_live(p.live, TOKENIZER_VERSION, p.known.articles if p.known is not None else None)
     except KBError as exc:  # the manifest reads but the build does not load: build everything anew
         p.reuse.clear()
         p.live_manifest, p.reason = None, f"previous index unusable: {exc}"
         return out
-    vectors = snap.vectors.vectors()
-    # Stored words are reused only if the tokenizer that made them is this one.
-    same_tokenizer = snap.manifest.tokenizer_version == TOKENIZER_VERSION
-    words = read_tokens(snap.path, len(snap.chunks)) if same_tokenizer else None
-    for row, chunk in enumerate(snap.chunks):
+    for row, chunk in enumerate(live.chunks):
         if chunk.article_id in p.reuse:
             out.chunks.setdefault(chunk.article_id, []).append(chunk)
-            out.vectors.setdefault(chunk.article_id, []).append(vectors[row])
-            out.words.setdefault(chunk.article_id, []).append(words[row] if words else None)
+            out.rows.setdefault(chunk.article_id, []).append(row)
     return out
 
 
@@ -258,7 +284,7 @@ def _model_identity(settings: Settings, p: Plan, model: LazyEmbedder) -> tuple[s
     return embedder.name, embedder.dim
 
 
-def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot | None, reuse: set[str], dim: int,
+def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: LiveBuild | None, reuse: set[str], dim: int,
                    cache: PassageCache | None = None) -> np.ndarray:
     """One title vector per article (a zero row where `title_to_embed` gives none); unchanged articles
     keep the previous build's, and the cache gives those it knows."""
@@ -276,20 +302,22 @@ def _title_vectors(articles: list[Article], model: LazyEmbedder, prev: Snapshot 
     return out
 
 
-def _spelling_text(chunk: Chunk) -> str:
-    return f"{chunk.title} {' '.join(chunk.heading_path)} {chunk.text}"
-
-
-def public_statistics(chunks: list[Chunk], words: list[list[str]]) -> Statistics | None:
+def public_statistics(chunks: list[Chunk], words: TermCounts, identifiers: IdentifierIndex | None = None,
+                      spelling: TermCounts | None = None) -> Statistics | None:
     """BM25, identifier postings and typo-correction words of the public chunks alone, the same as a build without
-    the internal articles would make (None when every chunk is public: the build's own statistics are those)."""
+    the internal articles would make (None when every chunk is public: the build's own statistics are those).
+    `identifiers` and `spelling`: every chunk's, made already (else made here)."""
     ids = [i for i, c in enumerate(chunks) if c.audience == "public"]
     if len(ids) == len(chunks):
         return None
-    public = [chunks[i] for i in ids]
-    return Statistics(LexicalIndex.build([words[i] for i in ids], ids=ids, size=len(chunks)),
-                      IdentifierIndex.build([about_text(c) for c in public], ids=ids),
-                      collect_words(_spelling_text(c) for c in public))
+    identifiers = identifiers or identifier_postings(chunks, [None] * len(chunks), None)
+    spelling = spelling or spelling_counts(chunks)
+    public = np.zeros(len(chunks), dtype=bool)
+    public[ids] = True
+    postings = {k: v[public[v]] for k, v in identifiers._postings.items()}
+    return Statistics(LexicalIndex.from_counts(words.take(ids), ids=ids, size=len(chunks)),
+                      IdentifierIndex(len(ids), {k: v for k, v in postings.items() if len(v)}),
+                      spelling_words(spelling, ids))
 
 
 def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildReport,
@@ -303,65 +331,84 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
     if p.live_manifest is None:  # a full build after all: the live build did not load
         report.full, report.reason = True, p.reason
         report.unchanged, report.reembedded = 0, len(p.articles)
+    same_chunker = old.live is not None and old.live.manifest.chunker == CHUNKER
     chunks: list[Chunk] = []
-    rows: list[np.ndarray | None] = []
-    kept_words: list[list[str] | None] = []
+    old_rows: list[int | None] = []  # each chunk's row in the live build, None for a chunk made anew
     to_embed: list[int] = []
     for article in p.articles:
         kept = old.chunks.get(article.id) if article.id in p.reuse else None
-        if kept is not None and article.audience == "internal":
-            # An internal article's chunks are made again (there are few): what Insert puts into a reply and its
-            # internal notes (Chunk.reply, .internal) come from the chunker of this kb, not of the build reused.
+        if kept is not None and article.audience == "internal" and not same_chunker:
+            # An internal article's chunks are made again when another kb's chunker made them: what Insert puts into
+            # a reply and its internal notes (Chunk.reply, .internal) come from the chunker of this kb.
             fresh = chunk_article(article, settings.chunk_max_chars)
             kept = fresh if [c.search_text for c in fresh] == [c.search_text for c in kept] else None
         if kept is not None:
             chunks.extend(kept)
-            rows.extend(old.vectors[article.id])
-            kept_words.extend(old.words[article.id])
+            old_rows.extend(old.rows[article.id])
         else:
             for chunk in chunk_article(article, settings.chunk_max_chars):
                 to_embed.append(len(chunks))
                 chunks.append(chunk)
-                rows.append(None)
-                kept_words.append(None)
+                old_rows.append(None)
     report.chunks, report.chunks_embedded = len(chunks), len(to_embed)
 
     # Nothing to encode (only words or pages changed, or every text cached): the live build says what the model is.
-    name, dim = _model_identity(settings, p, model) if to_embed or not old.snapshot else \
-        (old.snapshot.manifest.model, old.snapshot.manifest.dim)
+    name, dim = _model_identity(settings, p, model) if to_embed or not old.live else \
+        (old.live.manifest.model, old.live.manifest.dim)
     # What does not depend on the vectors: words, BM25, identifiers, pages, listings.
-    words = [w if w is not None else chunk_document(c.title, c.heading_path, c.search_text, c.tags)
-             for c, w in zip(chunks, kept_words)]
+    live = old.live
+    words = word_counts(chunks, old_rows, live.words if live else None)
+    spelling = kept_spelling_counts(chunks, old_rows, live.spelling if live else None)
+    identifiers = identifier_postings(chunks, old_rows, live.identifiers if live else None)
     kind = choose_index_type(settings.index_type, len(chunks), settings.hnsw_min_chunks)
     base = BuildFiles(
         manifest=_manifest(settings, p, name, dim, chunks, "flat", start, partial=True), articles=p.articles,
-        chunks=chunks, vectors=None, lexical=LexicalIndex.build(words), tokens=words, titles=None,
+        chunks=chunks, vectors=None, lexical=LexicalIndex.from_counts(words), titles=None,
         pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
         listings={**make_listings(p.articles, p.loaded.categories), "related": {}},
         outlines=({a.fingerprint: p.outlines[a.fingerprint] for a in p.loaded.articles if a.fingerprint in p.outlines}
                   if p.knowledge_base else None),
-        identifiers=IdentifierIndex.build([about_text(c) for c in chunks]), glossary=p.glossary,
-        words=collect_words(_spelling_text(c) for c in chunks), public=public_statistics(chunks, words),
+        identifiers=identifiers, glossary=p.glossary, spelling=spelling,
+        sources=p.loaded.sources if p.knowledge_base else None,
+        words=spelling_words(spelling), public=public_statistics(chunks, words, identifiers, spelling),
     )
     cache = PassageCache(settings.embedding_cache_dir, name) if settings.embedding_cache_dir else None
     try:
         vecs = encode_with_cache(cache, [chunks[pos].embed_text for pos in to_embed],
                                  lambda texts: model.get().encode_passages(texts, batch_size=32), 32, progress, dim,
                                  before=(lambda missing: early(_lexical_snapshot(base), missing) if missing else None) if early else None)
-        for pos, v in zip(to_embed, vecs):
-            rows[pos] = v
-        titles = _title_vectors(p.articles, model, old.snapshot, p.reuse, dim, cache)
+        matrix = np.zeros((len(chunks), dim), np.float32)
+        kept_rows = [i for i, r in enumerate(old_rows) if r is not None]
+        if kept_rows:
+            matrix[kept_rows] = live.vectors[[old_rows[i] for i in kept_rows]]
+        if to_embed:
+            matrix[to_embed] = vecs
+        titles = _title_vectors(p.articles, model, live, p.reuse, dim, cache)
         if cache is not None:
             report.vectors_from_cache = cache.hits
             cache.prune(settings.embedding_cache_mb * 2**20)
     finally:
         if cache is not None:
             cache.close()
-    matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
     vectors = VectorIndex.build(matrix, dim, kind)
+    same_as = {}
+    if live is not None and live.titles is not None and TITLES in live.manifest.files \
+            and np.array_equal(live.titles, titles) and live.titles.dtype == np.float32:
+        same_as[TITLES] = (live.path / TITLES, live.manifest.files[TITLES])
     return dataclasses.replace(
         base, manifest=_manifest(settings, p, name, dim, chunks, vectors.kind, start), vectors=vectors, titles=titles,
-        listings={**base.listings, "related": related_articles(p.articles, chunks, matrix, titles)})
+        same_as=same_as,
+        listings={**base.listings, "related": related_articles(p.articles, chunks, matrix, titles, **_related_since(p, old))})
+
+
+def _related_since(p: Plan, old: _Reused) -> dict:
+    """What related_articles may keep of the live build: its lists, and which articles changed since (none when the
+    live build's section or title vectors were not all kept)."""
+    snap = old.live
+    if snap is None or snap.titles is None or not p.reuse or p.live_manifest is None:
+        return {}
+    return {"previous": snap.related,
+            "changed": {a.id for a in p.articles if a.id not in p.reuse} | set(snap.articles) - {a.id for a in p.articles}}
 
 
 def _lexical_snapshot(base: BuildFiles) -> BuildFiles:
@@ -388,7 +435,7 @@ def _manifest(settings: Settings, p: Plan, model: str, dim: int, chunks: list[Ch
         },
         articles={a.id: a.fingerprint for a in p.articles},
         categories={c.slug: {"names": c.names, "order": c.order} for c in p.loaded.categories.values()},
-        partial=partial,
+        partial=partial, chunker=CHUNKER, statistics=STATISTICS,
     )
 
 
@@ -415,17 +462,8 @@ def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report
     """Run the golden queries on the new build (and the live one); raise BuildError, the new folder removed,
     if they regressed (unless `force`) or if `strict` and there are warnings or invalid articles. With
     `check_only` nothing is raised: the report says what failed (the build is removed either way)."""
-    if p.knowledge_base:
-        live = None
-        if p.live is not None:
-            try:
-                live = load_snapshot(p.live, model.get().name, model.get().dim, for_reuse=True)
-            except KBError:
-                live = None
-            if live is not None and live.public is None:  # an older format: its public statistics, made as it would
-                tokens = read_tokens(live.path, len(live.chunks))
-                live = dataclasses.replace(live, public=public_statistics(live.chunks, tokens)) if tokens else None
-        report.golden = check_golden(settings, model.get(), new, live)
+    if p.knowledge_base and golden_path(settings).exists():  # no golden queries: neither the model nor the live build
+        report.golden = check_golden(settings, model.get(), new, _live_for_gate(p, model.get()))
     failed = []
     if report.golden is not None and not report.golden.passed and not force:
         failed.append("golden queries regressed")
@@ -438,6 +476,21 @@ def gate(settings: Settings, p: Plan, new: Snapshot, model: LazyEmbedder, report
                          "(fix the articles, or --force to publish despite the golden queries)",
                          errors=report.warnings + report.skipped_invalid if strict else None, golden=report.golden)
     report.forced = report.golden is not None and not report.golden.passed
+
+
+def _live_for_gate(p: Plan, embedder: Embedder) -> Snapshot | None:
+    """The live build as the golden queries search it, if the model can."""
+    if p.live is None:
+        return None
+    try:
+        live = load_snapshot(p.live, embedder.name, embedder.dim, for_reuse=True)
+    except KBError:
+        return None
+    if live.public is None and any(c.audience != "public" for c in live.chunks):
+        # an older format: its public statistics, made as it would
+        tokens = read_tokens(live.path, len(live.chunks))
+        live = dataclasses.replace(live, public=public_statistics(live.chunks, tokens)) if tokens else None
+    return live
 
 
 def _strict_failure(report: BuildReport) -> str:

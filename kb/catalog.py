@@ -15,17 +15,16 @@ from .store import Page
 
 def make_pages(articles: list[Article], chunks: list[Chunk], previous: dict[str, Page] | None = None,
                unchanged: Iterable[str] = ()) -> dict[str, Page]:
-    """One Page per article; unchanged articles keep the previous build's page (no second render)."""
-    toc: dict[str, list[tuple[str, str]]] = {a.id: [] for a in articles}
+    """One Page per article; unchanged articles keep the previous build's page (no second render; their chunks, and
+    so their table of contents, are the previous build's too)."""
+    keep = {aid for aid in unchanged if aid in previous} if previous else set()
+    toc: dict[str, list[tuple[str, str]]] = {a.id: [] for a in articles if a.id not in keep}
     for chunk in chunks:
-        entries = toc[chunk.article_id]
-        if chunk.anchor and len(chunk.heading_path) == 1 and all(chunk.anchor != a for a, _ in entries):
+        entries = toc.get(chunk.article_id)
+        if entries is not None and chunk.anchor and len(chunk.heading_path) == 1 \
+                and all(chunk.anchor != a for a, _ in entries):
             entries.append((chunk.anchor, chunk.heading))
-    keep = set(unchanged) if previous else set()
-    return {
-        a.id: Page(previous[a.id].html if a.id in keep and a.id in previous else render_markdown(a.body), tuple(toc[a.id]))
-        for a in articles
-    }
+    return {a.id: previous[a.id] if a.id in keep else Page(render_markdown(a.body), tuple(toc[a.id])) for a in articles}
 
 
 def make_listings(articles: list[Article], categories: dict[str, Category]) -> dict[str, Any]:
@@ -56,20 +55,27 @@ _BLOCK = 1024  # articles compared at a time (a 10k-article locale would otherwi
 
 
 def related_articles(articles: list[Article], chunks: list[Chunk], vectors: np.ndarray,
-                     titles: np.ndarray | None = None, n: int = RELATED) -> dict[str, list[str]]:
+                     titles: np.ndarray | None = None, n: int = RELATED, previous: dict[str, list[str]] | None = None,
+                     changed: set[str] | None = None) -> dict[str, list[str]]:
     """For each public article, the `n` public articles of its locale nearest to it, best first, itself and its
     translation group left out. An article's vector is the mean of its sections' vectors and its title's (the
-    rows are normalised, so the inner product of the normalised means is their cosine)."""
+    rows are normalised, so the inner product of the normalised means is their cosine; in float64, so that a list
+    computed alone is the list computed with all the others).
+
+    With `previous` (an earlier build's lists) and `changed` (the ids of the articles whose sections, title or front
+    matter differ from that build's, and of those deleted since), only the lists that can differ are computed: those
+    holding a changed article, and those a changed article could now enter."""
     public = [i for i, a in enumerate(articles) if a.is_public]
     if not public or not len(chunks):
         return {}
     dim = vectors.shape[1]
     row = {a.id: i for i, a in enumerate(articles)}
     sums = np.zeros((len(articles), dim), np.float32)
-    for chunk, vec in zip(chunks, vectors):
-        sums[row[chunk.article_id]] += vec
+    # in chunk order, one at a time (np.add.at is unbuffered): the same float32 sums whichever build makes them
+    np.add.at(sums, np.array([row[c.article_id] for c in chunks], dtype=np.int64), np.asarray(vectors, np.float32))
     if titles is not None and titles.shape == sums.shape:
         sums += titles  # a zero row where an article has no title vector
+    sums = sums.astype(np.float64)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     means = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
     related: dict[str, list[str]] = {}
@@ -78,11 +84,59 @@ def related_articles(articles: list[Article], chunks: list[Chunk], vectors: np.n
         if len(ids) < 2:
             continue
         groups = np.array([articles[i].translation_group for i in ids], dtype=object)
-        for start in range(0, len(ids), _BLOCK):
-            block = ids[start:start + _BLOCK]
-            sims = means[block] @ means[ids].T
-            sims[groups[start:start + _BLOCK, None] == groups[None, :]] = -np.inf  # itself and its translations
-            for r, i in enumerate(block):
-                top = np.argsort(-sims[r], kind="stable")[:n]
-                related[articles[i].id] = [articles[ids[j]].id for j in top if np.isfinite(sims[r, j])]
+        todo = np.arange(len(ids)) if previous is None or changed is None else \
+            _to_compute(articles, ids, groups, means, n, previous, changed, related)
+        for start in range(0, len(todo), _BLOCK):
+            block = todo[start:start + _BLOCK]
+            sims = means[ids[block]] @ means[ids].T
+            sims[groups[block, None] == groups[None, :]] = -np.inf  # itself and its translations
+            for k, top in zip(block, _top(sims, n)):
+                related[articles[ids[k]].id] = [articles[ids[j]].id for j in top]
     return related
+
+
+def _to_compute(articles: list[Article], ids: np.ndarray, groups: np.ndarray, means: np.ndarray, n: int,
+                previous: dict[str, list[str]], changed: set[str], related: dict[str, list[str]]) -> np.ndarray:
+    """The positions in `ids` (one locale's articles) whose list must be computed again; the others' previous lists
+    are put in `related`."""
+    names = [articles[i].id for i in ids]
+    where = {aid: k for k, aid in enumerate(names)}
+    new = np.array([aid in changed for aid in names], dtype=bool)
+    todo = new.copy()
+    last = np.full(len(ids), -1, dtype=np.int64)  # the position of each kept list's n-th article
+    for k, aid in enumerate(names):
+        if todo[k]:
+            continue
+        kept = previous.get(aid)
+        if kept is None or len(kept) < n or any(x in changed or x not in where for x in kept):
+            todo[k] = True
+        else:
+            last[k] = where[kept[-1]]
+    entering = np.flatnonzero(new)
+    steady = np.flatnonzero(~todo)
+    if len(entering) and len(steady):
+        # a changed article enters a kept list if it is at least as near as that list's n-th (a margin for rounding)
+        floor = np.einsum("ij,ij->i", means[ids[steady]], means[ids[last[steady]]])
+        for start in range(0, len(steady), _BLOCK):
+            part = steady[start:start + _BLOCK]
+            sims = means[ids[part]] @ means[ids[entering]].T
+            sims[groups[part, None] == groups[None, entering]] = -np.inf
+            todo[part[(sims >= floor[start:start + _BLOCK, None] - 1e-9).any(axis=1)]] = True
+    for k in np.flatnonzero(~todo):
+        related[names[k]] = list(previous[names[k]])
+    return np.flatnonzero(todo)
+
+
+def _top(sims: np.ndarray, n: int) -> list[np.ndarray]:
+    """Each row's `n` highest finite columns, best first, the lower column first on a tie: what a stable argsort of
+    -sims gives, without sorting whole rows."""
+    if sims.shape[1] <= n:
+        order = np.argsort(-sims, axis=1, kind="stable")
+        return [row[np.isfinite(sims[r, row])] for r, row in enumerate(order)]
+    kth = -np.partition(-sims, n - 1, axis=1)[:, n - 1]
+    rows, cols = np.nonzero((sims >= kth[:, None]) & np.isfinite(sims))  # the n best, and any tied with the n-th
+    order = np.lexsort((cols, -sims[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, np.arange(len(sims)))
+    ends = np.searchsorted(rows, np.arange(len(sims)), side="right")
+    return [cols[a:min(b, a + n)] for a, b in zip(starts, ends)]

@@ -1,7 +1,10 @@
 """Article → chunks, one per H2/H3 section (long sections split), each with its heading path and anchor."""
 from __future__ import annotations
 
+import hashlib
+import sys
 from dataclasses import dataclass, asdict
+from pathlib import Path
 from typing import Any
 
 from bs4 import BeautifulSoup, Tag
@@ -9,6 +12,12 @@ from bs4 import BeautifulSoup, Tag
 from .articles import Article
 from .plaintext import block_lines, inline_text, table_index_lines, table_lines, tidy, units
 from .render import render_markdown
+from . import plaintext, render
+
+# The source of the chunker (this module, the Markdown renderer, the text extraction): a build made by another kb
+# has its internal articles chunked again, so that a reply or an internal note is never one an older kb made.
+CHUNKER = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (sys.modules[__name__], render, plaintext))
+                         ).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

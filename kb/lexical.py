@@ -10,7 +10,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .bm25 import LexicalIndex, evidence_words  # noqa: F401  (re-exported: the tokenizer's index)
+from .bm25 import LexicalIndex, TermCounts, evidence_words  # noqa: F401  (re-exported: the tokenizer's index)
 from .charsets import CJK, HAN, HANGUL, KANA
 
 _DATA = Path(__file__).resolve().parent / "data"

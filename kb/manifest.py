@@ -12,10 +12,11 @@ from typing import Any, Iterator
 
 from .errors import IndexCorrupt, IndexMismatch
 
-FORMAT_VERSION = 6  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary; 5: words;
-# 6: public statistics (public/: BM25, identifiers and words of the public chunks alone)
+FORMAT_VERSION = 7  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary; 5: words;
+# 6: public statistics (public/: BM25, identifiers and words of the public chunks alone); 7: each chunk's BM25 word
+# counts in lexical/doc_terms.npz (tokens.jsonl gone)
 # Formats whose manifest is read: the older ones are not served, but a build reuses their vectors, words and pages.
-READABLE_FORMATS = (5, FORMAT_VERSION)
+READABLE_FORMATS = (5, 6, FORMAT_VERSION)
 MANIFEST = "manifest.json"
 REBUILD_HINT = "run: kb build --full (or python scripts/build_index.py --full)"
 UPGRADE_HINT = "run: kb build (it reuses the vectors; or python scripts/build_index.py)"
@@ -49,6 +50,11 @@ class Manifest:
     # A lexical snapshot: the words, pages and listings of a first build, published before its vectors exist so
     # that a new server answers (by BM25 alone) while they are computed; the full build replaces it.
     partial: bool = False
+    # kb.chunking.CHUNKER of the kb that made it ("": an older kb): the same, its chunks are what this kb makes of
+    # the same articles (an internal article's reply and notes included)
+    chunker: str = ""
+    # kb.reuse.STATISTICS of the kb that made it: the same, its identifier postings and spelling words are reused
+    statistics: str = ""
 
     def __getitem__(self, name: str) -> Any:
         if name not in _FIELDS:

@@ -4,8 +4,8 @@ Layout::
 
     index/current -> builds/20261125T051500Z-4242   (a relative symlink, replaced with os.replace)
     index/builds/<name>/manifest.json, vectors.faiss, chunks.json, articles.json, pages.json, listings.json,
-                        titles.npy, lexical/, identifiers.json, words.json, glossary.json, tokens.jsonl,
-                        outlines.json, public/ (lexical/, identifiers.json, words.json: when some chunk is internal)
+                        titles.npy, lexical/, identifiers.json, words.json, glossary.json,
+                        outlines.json, sources.json, spelling.npz, public/ (lexical/, identifiers.json, words.json: when some chunk is internal)
     index/published.json                              (the builds `current` has pointed to, in publish order)
     index/indexing.json                               (while a build computes vectors: how far it is)
     index/.build.lock                                 (held by a running build)
@@ -14,8 +14,9 @@ A build folder holds everything serving needs, made at build time: loading parse
 vector index), and a request never renders Markdown, tokenizes stored text or scans every chunk. A public search
 reads the statistics of public/ (BM25 idf and vocabulary, identifier postings, typo-correction words of the
 public chunks alone), so that nothing it returns depends on an internal article; a build of public articles only
-has no public/ folder (the statistics of every chunk are those). `tokens.jsonl`
-and `outlines.json` are for the next build (re-tokenizing and link-checking only what changed). The manifest
+has no public/ folder (the statistics of every chunk are those). The word counts kept with the BM25 index
+(lexical/doc_terms.npz) and `outlines.json` are for the next build (re-tokenizing and link-checking only what
+changed). The manifest
 lists every other file's size and sha256: loading refuses a build whose files changed since it was written.
 
 A reader resolves `current` once and reads only that folder, so it never sees half an index. Only a build that
@@ -42,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .articles import Article, Category
-from .bm25 import LexicalIndex
+from .bm25 import LexicalIndex, TermCounts
 from .chunking import Chunk
 from .errors import BuildError, IndexCorrupt, IndexMismatch, IndexNotBuilt, KBError
 from .glossary import Glossary
@@ -62,7 +63,9 @@ WORDS = "words.json"  # Latin words of the knowledge base and their counts, for 
 LEXICAL = "lexical"
 PUBLIC = "public"  # the public chunks' own LEXICAL, IDENTIFIERS and WORDS (only when some chunk is internal)
 OUTLINES = "outlines.json"  # per article fingerprint: section anchors and links, for link checking
-TOKENS = "tokens.jsonl"  # each chunk's BM25 words, so that a rebuild re-tokenizes only changed articles
+TOKENS = "tokens.jsonl"  # each chunk's BM25 words, in builds before format 7 (now: counts in lexical/doc_terms.npz)
+SOURCES = "sources.json"  # each article file's stat when it was read: the next build reads only files changed since
+SPELLING = "spelling.npz"  # each chunk's typo-correction words and counts, so that a rebuild counts only changed ones
 TITLES = "titles.npy"  # one title vector per article, in articles.json order; a zero row where none
 PUBLISHED = "published.json"  # in the index folder: {"builds": [{"name", "model", "published_at"}, ...]}, oldest first
 INDEXING = "indexing.json"  # in the index folder while a build computes vectors: {"done", "total", "pid", "updated_at"}
@@ -131,8 +134,7 @@ class BuildFiles:
     articles: list[Article]
     chunks: list[Chunk]
     vectors: VectorIndex
-    lexical: LexicalIndex
-    tokens: list[list[str]]
+    lexical: LexicalIndex  # its word counts (lexical/doc_terms.npz) are what the next build reuses
     titles: np.ndarray
     pages: dict[str, Page]
     listings: dict[str, Any]
@@ -141,10 +143,20 @@ class BuildFiles:
     words: dict[str, int]  # the knowledge base's Latin words and counts (kb.spelling)
     outlines: dict[str, Any] | None = None
     public: Statistics | None = None  # the public chunks' statistics; None: every chunk is public
+    sources: dict[str, Any] | None = None  # kb.articles.LoadResult.sources (a build of the articles folder)
+    spelling: TermCounts | None = None  # each chunk's typo-correction words, for the next build
+    # files the live build has byte for byte (name → (its path, its manifest entry)): hard-linked, not written again
+    same_as: dict[str, tuple[Path, dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+def _write_json(path: Path, data: Any) -> dict[str, Any]:
+    """Write compact JSON, fsynced; its size and sha256, from the bytes written (not read back)."""
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":"), check_circular=False).encode("utf-8")
+    with open(path, "wb") as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
 def _sync_and_describe(path: Path) -> dict[str, Any]:
@@ -187,37 +199,61 @@ def write_build(index_dir: str | Path, name: str, files: BuildFiles, fault=None)
 
 def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
     """Every file, fsynced and listed in the manifest (written last), then the rename to `final`."""
+    described: dict[str, dict[str, Any]] = {}  # the JSON files' size and sha256, known as they were written
+
+    def put(name: str, data: Any) -> None:
+        described[name] = _write_json(tmp / name, data)
+
     files.vectors.save(tmp)
     (tmp / LEXICAL).mkdir()
     files.lexical.save(tmp / LEXICAL)
-    _write_json(tmp / CHUNKS, {"fields": CHUNK_FIELDS, "columns": [[getattr(c, name) for c in files.chunks]
-                                                                   for name in CHUNK_FIELDS]})
+    put(CHUNKS, {"fields": CHUNK_FIELDS, "columns": [[getattr(c, name) for c in files.chunks] for name in CHUNK_FIELDS]})
     if fault:
         fault("mid-write")
-    _write_json(tmp / ARTICLES, [a.to_dict() for a in files.articles])
-    _write_json(tmp / PAGES, {aid: p.to_dict() for aid, p in files.pages.items()})
-    _write_json(tmp / LISTINGS, files.listings)
-    _write_json(tmp / IDENTIFIERS, files.identifiers.to_dict())
-    _write_json(tmp / GLOSSARY, files.glossary.to_dict())
-    _write_json(tmp / WORDS, files.words)
+    put(ARTICLES, [a.to_dict() for a in files.articles])
+    put(PAGES, {aid: p.to_dict() for aid, p in files.pages.items()})
+    put(LISTINGS, files.listings)
+    put(IDENTIFIERS, files.identifiers.to_dict())
+    put(GLOSSARY, files.glossary.to_dict())
+    put(WORDS, files.words)
     if files.outlines is not None:
-        _write_json(tmp / OUTLINES, files.outlines)
+        put(OUTLINES, files.outlines)
+    if files.sources is not None:
+        put(SOURCES, files.sources)
     if files.public is not None:
         (tmp / PUBLIC / LEXICAL).mkdir(parents=True)
         files.public.lexical.save(tmp / PUBLIC / LEXICAL)
-        _write_json(tmp / PUBLIC / IDENTIFIERS, files.public.identifiers.to_dict())
-        _write_json(tmp / PUBLIC / WORDS, files.public.words)
-    np.save(tmp / TITLES, np.ascontiguousarray(files.titles, dtype=np.float32))
-    with open(tmp / TOKENS, "w", encoding="utf-8") as f:
-        for words in files.tokens:
-            f.write(json.dumps(words, ensure_ascii=False) + "\n")
-    listed = {path.relative_to(tmp).as_posix(): _sync_and_describe(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
+        put(PUBLIC + "/" + IDENTIFIERS, files.public.identifiers.to_dict())
+        put(PUBLIC + "/" + WORDS, files.public.words)
+    if not _link(files.same_as.get(TITLES), tmp / TITLES, described):
+        np.save(tmp / TITLES, np.ascontiguousarray(files.titles, dtype=np.float32))
+    if files.spelling is not None:
+        sp = files.spelling
+        np.savez(tmp / SPELLING, words=np.array(sp.words, dtype=str), ptr=sp.ptr, terms=sp.terms, counts=sp.counts)
+    listed = {path.relative_to(tmp).as_posix(): described.get(path.relative_to(tmp).as_posix())
+              or _sync_and_describe(path) for path in sorted(tmp.rglob("*")) if path.is_file()}
     # The manifest is written last: a folder without one is never a complete build.
     files.manifest = files.manifest.replace(files=listed)
     files.manifest.write(tmp)
     _sync_and_describe(tmp / MANIFEST)
     os.rename(tmp, final)
     return final
+
+
+def _link(same: tuple[Path, dict[str, Any]] | None, target: Path, described: dict[str, dict[str, Any]]) -> bool:
+    """Hard-link a file of the live build that this build would write byte for byte (build folders are never changed
+    in place); False when there is none or the file system refuses (then it is written)."""
+    if same is None:
+        return False
+    source, meta = same
+    try:
+        if source.stat().st_size != meta.get("size"):
+            return False
+        os.link(source, target)
+    except OSError:
+        return False
+    described[target.name] = dict(meta)
+    return True
 
 
 def write_progress(index_dir: str | Path, done: int, total: int) -> None:
@@ -444,14 +480,41 @@ def read_outlines(build_dir: str | Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def read_tokens(build_dir: str | Path, count: int) -> list[list[str]] | None:
-    """The chunks' stored BM25 words, or None if the build has none (older builds) or they do not fit."""
+def read_tokens(build_dir: str | Path, count: int) -> TermCounts | None:
+    """The chunks' stored BM25 word counts (lexical/doc_terms.npz; tokens.jsonl in a build before format 7), or None
+    if the build has none or they do not fit."""
+    lexical = Path(build_dir) / LEXICAL
+    try:
+        with np.load(lexical / LexicalIndex.DOC_TERMS) as doc_terms:
+            if "counts" in doc_terms.files:
+                vocab = json.loads((lexical / "vocab.index.json").read_text(encoding="utf-8"))
+                words = [""] * (max(vocab.values()) + 1 if vocab else 0)
+                for word, i in vocab.items():
+                    words[i] = word
+                tc = TermCounts(words, doc_terms["ptr"], doc_terms["terms"], doc_terms["counts"])
+                return tc if len(tc) == count else None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass
     try:
         with open(Path(build_dir) / TOKENS, encoding="utf-8") as f:
             tokens = [json.loads(line) for line in f]
     except (OSError, ValueError):
         return None
-    return tokens if len(tokens) == count else None
+    return TermCounts.from_documents(tokens) if len(tokens) == count else None
+
+
+def read_spelling(build_dir: str | Path, manifest: Manifest, count: int) -> TermCounts | None:
+    """The chunks' stored typo-correction words, if the build has them as its manifest lists them."""
+    path = Path(build_dir) / SPELLING
+    try:
+        raw = path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != manifest.files.get(SPELLING, {}).get("sha256"):
+            return None
+        with np.load(io.BytesIO(raw)) as data:
+            tc = TermCounts([str(w) for w in data["words"]], data["ptr"], data["terms"], data["counts"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return tc if len(tc) == count else None
 
 
 def read_glossary(build_dir: str | Path | None) -> Glossary | None:

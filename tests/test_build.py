@@ -1,5 +1,6 @@
 import json
 import os
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -49,7 +50,9 @@ def test_incremental_rebuild_reembeds_only_the_changed_article(built, kb_dir, em
     from kb.lexical import chunk_document
     from kb.store import read_tokens
 
-    assert read_tokens(snap.path, len(snap.chunks)) == [chunk_document(c.title, c.heading_path, c.text, c.tags) for c in snap.chunks]
+    tokens = read_tokens(snap.path, len(snap.chunks))
+    assert [tokens.row(i) for i in range(len(tokens))] == \
+        [Counter(chunk_document(c.title, c.heading_path, c.search_text, c.tags)) for c in snap.chunks]
 
 
 def test_up_to_date_build_publishes_nothing(built, embedder):
@@ -67,13 +70,14 @@ def test_an_up_to_date_build_does_not_load_the_model(built):
 
 def test_tokenizer_change_retokenizes_without_reembedding(built, embedder, monkeypatch):
     import kb.build
+    import kb.reuse
     from kb.lexical import chunk_document
 
     def old_words(title, heading_path, text, tags):
         return ["stale"]
 
     monkeypatch.setattr(kb.build, "TOKENIZER_VERSION", 0)
-    monkeypatch.setattr(kb.build, "chunk_document", old_words)
+    monkeypatch.setattr(kb.reuse, "chunk_document", old_words)
     assert build_index(built, embedder=embedder, full=True, force=True).published  # as an older tokenizer made it
     monkeypatch.undo()
     assert index_is_stale(built) == (True, "the BM25 tokenizer changed")
@@ -83,7 +87,8 @@ def test_tokenizer_change_retokenizes_without_reembedding(built, embedder, monke
     snap = load_current(built.index_dir)
     assert snap.manifest["tokenizer_version"] == kb.build.TOKENIZER_VERSION
     tokens = read_tokens(snap.path, len(snap.chunks))
-    assert tokens == [chunk_document(c.title, c.heading_path, c.text, c.tags) for c in snap.chunks]
+    assert [tokens.row(i) for i in range(len(tokens))] == \
+        [Counter(chunk_document(c.title, c.heading_path, c.search_text, c.tags)) for c in snap.chunks]
     assert index_is_stale(built) == (False, "up to date")
 
 
@@ -244,7 +249,7 @@ def test_a_build_of_the_previous_format_is_refused_for_serving_and_rebuilt_witho
     assert index_is_stale(built) == (False, "up to date")
     manifest.update(format_version=4)  # older formats are not read: built in full, as before
     (build / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(IndexMismatch, match=r"index format 4 but this kb reads 6; run: kb build --full"):
+    with pytest.raises(IndexMismatch, match=r"index format 4 but this kb reads 7; run: kb build --full"):
         load_snapshot(build)
 
 
@@ -255,13 +260,14 @@ def test_an_internal_articles_chunks_from_an_older_build_get_their_reply_without
 
     import kb.build
 
-    real = kb.build.load_snapshot
+    real = kb.build.read_live
 
-    def older(*args, **kwargs):  # what a build of an older kb loads as: no reply, no internal notes
-        snap = real(*args, **kwargs)
-        return dataclasses.replace(snap, chunks=[dataclasses.replace(c, reply="", internal="") for c in snap.chunks])
+    def older(*args, **kwargs):  # what a build of an older kb reads as: no reply, no internal notes, no CHUNKER
+        live = real(*args, **kwargs)
+        return dataclasses.replace(live, chunks=[dataclasses.replace(c, reply="", internal="") for c in live.chunks],
+                                   manifest=live.manifest.replace(chunker=""))
 
-    monkeypatch.setattr(kb.build, "load_snapshot", older)
+    monkeypatch.setattr(kb.build, "read_live", older)
     (kb_dir / "lost-2fa-en.md").write_text((kb_dir / "lost-2fa-en.md").read_text(encoding="utf-8") + "\nOne more line.\n",
                                            encoding="utf-8")
     counting = CountingEmbedder(embedder)
