@@ -204,7 +204,7 @@ def test_an_unknown_user_costs_a_password_check_too(make_app, tmp_path, monkeypa
     monkeypatch.setattr(auth, "check_password_hash", lambda h, s: checked.append(h) or real(h, s))
     assert login(client, "wrong", "alice").status_code == 401
     assert login(client, "wrong", "nobody").status_code == 401
-    assert len(checked) == 2 and checked[1] == auth._DUMMY_HASH  # the same work for a name that does not exist
+    assert len(checked) == 2 and checked[1] == auth.dummy_hash()  # the same work for a name that does not exist
 
 
 def test_copied_links_never_come_from_the_host_header(make_app):

@@ -13,6 +13,7 @@ import hmac
 import logging
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -24,9 +25,12 @@ from .ratelimit import count_failure, over_limit
 
 log = logging.getLogger(__name__)
 
-# Checked against a password when the user name is unknown, so that a wrong name costs as long as a wrong password
-# (no telling from the time which names exist).
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+@functools.cache
+def dummy_hash() -> str:
+    """Checked against a password when the user name is unknown, so that a wrong name costs as long as a wrong
+    password (no telling from the time which names exist). Made once per process, in the background at start when
+    there are users (init_app): about 0.2 s that a start does not wait for."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 TOUCH_EVERY = 60.0  # seconds: how stale a session's last_seen may get before a request writes it again
 
 
@@ -67,6 +71,8 @@ def init_app(app: Flask) -> None:
         token = persistent_secret(token_file)
         log.warning("no agent token or users configured: agents log in with the token in %s", token_file)
     app.extensions["kb"].agents = {"token": token, "users": users}
+    if users:  # hashlib's key derivation lets go of the GIL: requests are served meanwhile
+        threading.Thread(target=dummy_hash, name="kb-dummy-hash", daemon=True).start()
 
 
 def _fingerprint(secret: str) -> str:
@@ -87,7 +93,7 @@ def check_login(name: str, secret: str) -> str | None:
     agents = current_app.extensions["kb"].agents
     if agents["users"]:
         hashed = agents["users"].get(name)
-        right = check_password_hash(hashed or _DUMMY_HASH, secret)
+        right = check_password_hash(hashed or dummy_hash(), secret)
         return name if hashed and right else None
     token = agents["token"]
     return (name or "agent") if token and hmac.compare_digest(secret.encode(), token.encode()) else None
