@@ -103,6 +103,19 @@ def test_create_app_without_index_says_what_to_run(tmp_path, embedder):
         create_app({"KB_INDEX_DIR": str(tmp_path)}, embedder=embedder)
 
 
+def test_the_app_loads_its_model_with_its_query_threads(shared_index, tmp_path, monkeypatch):
+    import kb.embed
+    from webapp import create_app
+
+    monkeypatch.setattr(kb.embed, "idle_cores", lambda: 1)  # left to itself, a query would take 2 threads
+
+    app = create_app({"TESTING": True, "KB_ARTICLES_DIR": shared_index.articles_dir, "KB_INDEX_DIR": shared_index.index_dir,
+                      "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_QUERY_THREADS": "1", "SECRET_KEY": "t"})
+    embedder = app.extensions["kb"].live.embedder.inner  # inside the query-vector cache
+    assert embedder.query_threads() == 1  # KB_QUERY_THREADS=1: never the idle cores too
+    assert app.test_client().get("/api/search", query_string={"q": "deposit not arrived"}).get_json()["results"]
+
+
 def test_every_setting_is_documented_in_readme():
     from pathlib import Path
 

@@ -52,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, embedder: Embedder | 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     warm_up_in_background()  # the segmenter's dictionary loads while the model and index do
-    embedder = embedder or load_embedder(settings.model, settings.threads)
+    embedder = embedder or load_embedder(settings.model, settings.threads, settings.query_threads)
     poller = replica.init(settings, embedder.name)  # KB_INDEX_SOURCE: the published build, fetched if none is here
     live = LiveIndex(settings, embedder)
     app.extensions["kb"] = KBState(settings, live, UrgentRules.load(settings.urgent_topics or None), replica=poller)
