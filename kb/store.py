@@ -675,7 +675,7 @@ def _read_lexical(build_dir: Path, files: _Files, folder: str) -> LexicalIndex:
     for name in sorted(n for n in files.listed if n.startswith(folder + "/")):
         files.verify(name)  # read into memory by bm25s and numpy (not mapped): checked first
     try:
-        return LexicalIndex.load(build_dir / folder)
+        return LexicalIndex.load(build_dir / folder, counts=False)  # a rebuild reads them itself (read_tokens)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorrupt(f"{build_dir / folder}: unreadable BM25 index ({exc}); {REBUILD_HINT}") from None
 
