@@ -310,8 +310,10 @@ def public_statistics(chunks: list[Chunk], words: TermCounts, identifiers: Ident
     ids = [i for i, c in enumerate(chunks) if c.audience == "public"]
     if len(ids) == len(chunks):
         return None
-    identifiers = identifiers or identifier_postings(chunks, [None] * len(chunks), None)
-    spelling = spelling or spelling_counts(chunks)
+    if identifiers is None:
+        identifiers = identifier_postings(chunks, [None] * len(chunks), None)
+    if spelling is None:  # (not `or`: counts of no words are counts too, and empty)
+        spelling = spelling_counts(chunks)
     public = np.zeros(len(chunks), dtype=bool)
     public[ids] = True
     postings = {k: v[public[v]] for k, v in identifiers._postings.items()}
