@@ -76,9 +76,8 @@ class Retriever:
         """BM25 candidates by the statistics of `audience` (a public search's idf is the public chunks')."""
         scores = self.snapshot.statistics(audience).lexical.scores(list(tokens))
         scores = np.where(mask, scores, 0.0)
-        top = np.argsort(-scores, kind="stable")[:CANDIDATES]
-        top = top[scores[top] > 0]
-        return top.astype(np.int64), scores[top]
+        top = best(scores, CANDIDATES)
+        return top, scores[top]
 
     def candidates(self, query: Query, mode: str, mask: np.ndarray) -> Candidates:
         """The best chunks of each retriever the mode uses (dense, BM25 or both), BM25 by the statistics of the
@@ -87,3 +86,13 @@ class Retriever:
         d_ids, d_scores, d_raw = self.dense(query.vector, mask) if mode != "bm25" else none
         l_ids, l_scores = self.lexical(query.expanded or query.tokens, mask, query.audience) if mode != "dense" else none[:2]
         return Candidates(d_ids, d_scores, l_ids, l_scores, d_raw)
+
+
+def best(scores: np.ndarray, n: int) -> np.ndarray:
+    """The ids of the `n` highest positive scores, best first, the lower id first on a tie: a stable argsort's
+    first `n`, from a partition of the positive ones (a tenth of sorting all 30,000 chunks' scores)."""
+    ids = np.flatnonzero(scores > 0)
+    if len(ids) > n:
+        cut = len(ids) - n
+        ids = ids[scores[ids] >= np.partition(scores[ids], cut)[cut]]  # ties at the cut kept, in id order
+    return ids[np.argsort(-scores[ids], kind="stable")][:n].astype(np.int64)

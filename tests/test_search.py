@@ -236,6 +236,28 @@ def test_a_long_query_costs_a_bounded_amount_of_work(searcher, embedder):
     assert searcher.search(long_han).results[0].id.startswith(("deposit-not-credited", "withdrawal-pending-review"))
 
 
+def test_the_cheaper_top_candidates_and_identifier_lookups_equal_sorting_and_isin():
+    """BM25's candidates from a partition, and identifier coverage by binary search (a long query's cost): the same
+    ids in the same order as a stable argsort of every score, ties at the cut and the lower id first included."""
+    from kb.identifiers import IdentifierIndex
+    from kb.retrieval import best
+
+    rng = np.random.default_rng(4)
+    for n_chunks, n in ((30000, 100), (500, 100), (80, 100), (0, 100)):
+        scores = np.round(rng.random(n_chunks).astype(np.float32) * 8) / 8  # many ties
+        scores[rng.random(n_chunks) < 0.5] = 0.0
+        expected = np.argsort(-scores, kind="stable")[:n]
+        assert best(scores, n).tolist() == expected[scores[expected] > 0].tolist()
+    postings = {"TRC20": [3, 9, 40, 41], "MEMO": [0], "ERROR-1021": [], "UNSORTED": [12, 5, 5]}
+    index = IdentifierIndex(50, postings)
+    chunk_ids = rng.integers(0, 50, 200)
+    for ident in postings:
+        expected = index.weight(ident) * np.isin(chunk_ids, postings[ident])
+        assert np.allclose(index.coverage([ident], chunk_ids), expected)
+    assert np.allclose(index.coverage(["TRC20", "MEMO"], chunk_ids),
+                       (index.weight("TRC20") * np.isin(chunk_ids, [3, 9, 40, 41]) + index.weight("MEMO") * (chunk_ids == 0)) / 2)
+
+
 def test_a_query_is_encoded_on_the_idle_cores_and_the_same_on_any_number(embedder, monkeypatch):
     """Adaptive query threads: one plus the idle cores (KB_QUERY_THREADS=N: N), set on the OpenMP runtime the
     engine itself runs on, and a vector that does not depend on how many threads made it."""
