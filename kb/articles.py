@@ -26,7 +26,7 @@ CATEGORIES_FILE = "categories.yml"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader when built in: far faster
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Article:
     """One help-center article as written, validated."""
 

@@ -20,7 +20,7 @@ CHUNKER = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (sys.mo
                          ).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One searchable piece of an article: a section, or part of a long one."""
 
