@@ -2,7 +2,6 @@
 of 10,000 rebuilt in seconds): chunks, vectors, BM25 scores, identifiers, typo-correction words, public statistics,
 pages, listings, related articles and search results; and it reads only the article files that changed."""
 import random
-import shutil
 
 import numpy as np
 import pytest
@@ -47,12 +46,43 @@ def big_kb(kb_dir):
     return kb_dir
 
 
-def _full(settings, embedder, tmp_path, name):
-    """A full build of the same articles into an index folder of its own."""
-    other = settings.replace(index_dir=str(tmp_path / name), embedding_cache=str(tmp_path / "cache"))
+@pytest.fixture(scope="module")
+def passage_cache(tmp_path_factory):
+    """One passage-vector cache for this file's builds: the real model embeds each generated section once, not once
+    a test (what these tests compare is how builds assemble vectors, not the model; kb.cache has its own tests)."""
+    return tmp_path_factory.mktemp("passages")
+
+
+@pytest.fixture
+def settings(settings, passage_cache):
+    return settings.replace(embedding_cache=str(passage_cache))
+
+
+def _full(settings, embedder, tmp_path, name, *, from_scratch=False):
+    """A full build of the same articles into an index folder of its own; its vectors from the cache the other
+    builds use, or `from_scratch`, every passage embedded again."""
+    cache = tmp_path / f"{name}-cache" if from_scratch else settings.embedding_cache_dir
+    other = settings.replace(index_dir=str(tmp_path / name), embedding_cache=str(cache))
     report = build_index(other, embedder=embedder, full=True)
     assert report.full and report.published
     return load_current(other.index_dir)
+
+
+class QueryMemo:
+    """The embedder, each query text encoded once: both builds are searched with the same queries, at each step."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def encode_queries(self, texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.inner.encode_queries(missing)))
+        return np.stack([self._vectors[t] for t in texts])
+
+    def encode_passages(self, texts, batch_size=32):
+        return self.inner.encode_passages(texts, batch_size)
 
 
 def _queries(snap) -> list[str]:
@@ -77,7 +107,8 @@ def assert_same_build(new, full, embedder, settings):
             tokens = tokenize(q)
             assert np.allclose(a.lexical.scores(tokens), b.lexical.scores(tokens), rtol=1e-6, atol=1e-6), q
             assert a.lexical.attainable(tokens) == pytest.approx(b.lexical.attainable(tokens), rel=1e-6)
-    mine, theirs = Searcher(new, embedder, settings), Searcher(full, embedder, settings)
+    memo = embedder if isinstance(embedder, QueryMemo) else QueryMemo(embedder)
+    mine, theirs = Searcher(new, memo, settings), Searcher(full, memo, settings)
     for q in _queries(full):
         for audience in ("public", "all"):
             x = mine.search(q, audience=audience, k=10, snippets=False)
@@ -112,6 +143,7 @@ def test_incremental_rebuilds_equal_full_builds_after_an_edit_an_add_and_a_delet
         ("move to another translation group", lambda: (big_kb / "gen-05.md").write_text(
             _article(5, rnd, locale="zh-CN", translation_group="gen-16"), encoding="utf-8")),
     ]
+    memo = QueryMemo(embedder)
     for n, (what, change) in enumerate(steps):
         change()
         parsed.clear()
@@ -122,7 +154,7 @@ def test_incremental_rebuilds_equal_full_builds_after_an_edit_an_add_and_a_delet
         changed = [p for p in parsed if "draft-" not in p]
         assert len(changed) <= 1 and all("gen-" in p for p in changed), (what, parsed)
         new = load_current(settings.index_dir)
-        assert_same_build(new, _full(settings, embedder, tmp_path, f"full-{n}"), embedder, settings)
+        assert_same_build(new, _full(settings, embedder, tmp_path, f"full-{n}"), memo, settings)
 
 
 def test_a_file_whose_stat_changed_is_read_again_and_a_broken_one_never_reaches_the_index(big_kb, settings, embedder,
@@ -162,5 +194,5 @@ def test_a_broken_live_build_is_rebuilt_in_full(big_kb, settings, embedder, tmp_
     chunks.write_bytes(chunks.read_bytes().replace(b"TRC20", b"TRX20", 1))  # the same size, another sha256
     report = build_index(settings, embedder=embedder)
     assert report.published and report.full and "unusable" in report.reason
-    shutil.rmtree(tmp_path / "cache", ignore_errors=True)
-    assert_same_build(load_current(settings.index_dir), _full(settings, embedder, tmp_path, "full"), embedder, settings)
+    assert_same_build(load_current(settings.index_dir), _full(settings, embedder, tmp_path, "full", from_scratch=True),
+                      embedder, settings)
