@@ -60,7 +60,7 @@ class Typed:
         return cls(words, runs, partial, tail)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     chunk: int  # the chunk a match shows: the article's first for a title, the section's for a heading
     article: str

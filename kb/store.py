@@ -77,7 +77,7 @@ CHUNK_FIELDS = [f.name for f in dataclasses.fields(Chunk)]
 CHUNK_REQUIRED = 11  # the fields every build has (id … tags); the later ones have defaults
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     html: str  # sanitized article HTML
     toc: tuple[tuple[str, str], ...]  # (anchor, heading) of each top-level section, in reading order
