@@ -84,6 +84,31 @@ def test_a_removed_user_or_a_changed_password_ends_the_session(make_app, tmp_pat
     assert [with_cookie(restarted, c).get("/agent/").status_code for c in cookies] == [302, 302]
 
 
+def test_a_changed_users_file_ends_sessions_without_a_restart(make_app, tmp_path, monkeypatch, caplog):
+    from webapp.auth import Users
+
+    monkeypatch.setattr(Users, "CHECK_EVERY", 0.0)  # the file is looked at on every request, not once a second
+    users = tmp_path / "agents.txt"
+    users.write_text(f"alice:{generate_password_hash('pw-a')}\nbob:{generate_password_hash('pw-b')}\n", encoding="utf-8")
+    app = make_app(KB_AGENT_USERS=str(users), KB_AGENT_TOKEN="")
+    alice, bob, carol = app.test_client(), app.test_client(), app.test_client()
+    assert login(alice, "pw-a", "alice").status_code == 302 and login(bob, "pw-b", "bob").status_code == 302
+    assert alice.get("/agent/").status_code == 200 and bob.get("/agent/").status_code == 200
+    # alice's password changed, bob removed, carol added (what kb add-agent writes): the running app sees it
+    users.write_text(f"alice:{generate_password_hash('pw-a2')}\ncarol:{generate_password_hash('pw-c')}\n",
+                     encoding="utf-8")
+    assert alice.get("/agent/").status_code == 302 and bob.get("/agent/").status_code == 302
+    assert login(bob, "pw-b", "bob").status_code == 401 and login(alice, "pw-a", "alice").status_code == 401
+    assert login(alice, "pw-a2", "alice").status_code == 302 and alice.get("/agent/").status_code == 200
+    assert login(carol, "pw-c", "carol").status_code == 302
+    # a file that no longer parses keeps the users it had (nobody locked out, nobody let back in), and says so
+    users.write_text("not a users line\n", encoding="utf-8")
+    with caplog.at_level("ERROR", logger="webapp.auth"):
+        assert alice.get("/agent/").status_code == 200 and carol.get("/agent/").status_code == 200
+        assert login(bob, "pw-b", "bob").status_code == 401
+    assert any("users file unreadable" in r.getMessage() for r in caplog.records)
+
+
 def test_sessions_expire_after_their_lifetime_and_when_idle(make_app):
     from webapp import db
 

@@ -35,7 +35,7 @@ def login():
             start_session(agent)
             return redirect(safe_next(request.args.get("next")) or url_for("agent.queue"))
         error = "Wrong name or password/token."
-    users = bool(state().agents["users"])
+    users = state().agents["users"] is not None
     return render_template("agent_login.html", error=error, users=users), 401 if error else 200
 
 

@@ -4,7 +4,9 @@ with neither configured, a random token is generated once into var/agent-token (
 Sessions are kept on the server (db.agent_sessions): the cookie holds a random session id, and each request
 looks it up. A session ends at logout, `KB_SESSION_HOURS` after login, `KB_SESSION_IDLE_MINUTES` after its last
 request, and as soon as the credential it was opened with is gone: a new `KB_AGENT_TOKEN`, a changed password,
-or a user removed from `KB_AGENT_USERS` (each session records a fingerprint of its credential)."""
+or a user removed from `KB_AGENT_USERS` (each session records a fingerprint of its credential). The users file
+is read again when it changes (`kb add-agent`, an edit): a new password or a removed user takes effect at the
+next request, without a restart."""
 from __future__ import annotations
 
 import functools
@@ -47,6 +49,48 @@ def load_users(path: str) -> dict[str, str]:
     return users
 
 
+class Users:
+    """The users file's names and hashes, read again when the file changes (its size, mtime or inode, checked at
+    most once a second). A file that can no longer be read or parsed keeps the users it last had, and says why
+    once: locking every agent out, or letting a removed one in, would both be worse."""
+
+    CHECK_EVERY = 1.0
+
+    def __init__(self, path: str):
+        self.path = path
+        self._stamp = self._stat()
+        self.by_name = load_users(path)
+        self._lock = threading.Lock()
+        self._next_check = time.monotonic() + self.CHECK_EVERY
+        self._broken: str | None = None
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime_ns, st.st_ino
+
+    def current(self) -> dict[str, str]:
+        now = time.monotonic()
+        if now < self._next_check:
+            return self.by_name
+        with self._lock:
+            if now < self._next_check:
+                return self.by_name
+            self._next_check = now + self.CHECK_EVERY
+            stamp = self._stat()
+            if stamp != self._stamp:
+                try:
+                    self.by_name, self._stamp, self._broken = load_users(self.path), stamp, None
+                    log.info("agent users file changed: %d users", len(self.by_name))
+                except (OSError, UnicodeError, ValueError) as exc:
+                    if str(exc) != self._broken:
+                        log.error("agent users file unreadable, keeping its %d users: %s", len(self.by_name), exc)
+                    self._broken = str(exc)
+        return self.by_name
+
+
 def persistent_secret(path: Path) -> str:
     """A random secret created once (mode 0600) and reused, so that sessions survive a restart."""
     if path.exists():
@@ -64,14 +108,16 @@ def persistent_secret(path: Path) -> str:
 
 def init_app(app: Flask) -> None:
     settings = app.extensions["kb"].settings
-    users = load_users(settings.agent_users) if settings.agent_users else {}
+    users = Users(settings.agent_users) if settings.agent_users else None
+    if users is not None and not users.by_name:  # a file with no users yet: the token logs in, as without one
+        users = None
     token = settings.agent_token
-    if not token and not users:
+    if not token and users is None:
         token_file = Path(settings.db_path).parent / "agent-token"
         token = persistent_secret(token_file)
         log.warning("no agent token or users configured: agents log in with the token in %s", token_file)
     app.extensions["kb"].agents = {"token": token, "users": users}
-    if users:  # hashlib's key derivation lets go of the GIL: requests are served meanwhile
+    if users is not None:  # hashlib's key derivation lets go of the GIL: requests are served meanwhile
         threading.Thread(target=dummy_hash, name="kb-dummy-hash", daemon=True).start()
 
 
@@ -82,8 +128,8 @@ def _fingerprint(secret: str) -> str:
 def credential(name: str) -> str | None:
     """A fingerprint of the credential agent `name` logs in with now (None: the agent no longer exists)."""
     agents = current_app.extensions["kb"].agents
-    if agents["users"]:
-        hashed = agents["users"].get(name)
+    if agents["users"] is not None:
+        hashed = agents["users"].current().get(name)
         return _fingerprint(hashed) if hashed else None
     return _fingerprint(agents["token"]) if agents["token"] else None
 
@@ -91,8 +137,8 @@ def credential(name: str) -> str | None:
 def check_login(name: str, secret: str) -> str | None:
     """The agent's name if the credentials are right, else None."""
     agents = current_app.extensions["kb"].agents
-    if agents["users"]:
-        hashed = agents["users"].get(name)
+    if agents["users"] is not None:
+        hashed = agents["users"].current().get(name)
         right = check_password_hash(hashed or dummy_hash(), secret)
         return name if hashed and right else None
     token = agents["token"]
