@@ -236,6 +236,36 @@ def test_a_long_query_costs_a_bounded_amount_of_work(searcher, embedder):
     assert searcher.search(long_han).results[0].id.startswith(("deposit-not-credited", "withdrawal-pending-review"))
 
 
+def test_each_bound_on_a_long_query_holds_on_its_own(searcher, embedder, monkeypatch):
+    """What a query may cost, each bound alone (issue 14 item 15): BM25 words from its start only, at most TERMS of
+    them, at most MAX_QUERY_TOKENS encoder tokens, and at most CANDIDATES chunks from each retriever."""
+    import kb.query
+    import kb.retrieval
+    from kb.lexical import tokenize
+    from kb.query import ANALYSED_TOKENS, analyse, head
+
+    # a pasted Korean ticket: words past its first ANALYSED_TOKENS' worth are not searched
+    ticket = "입금이 안 들어왔어요 " * 4 + " ".join(f"단어{i}" for i in range(300))
+    q = analyse(ticket, identifiers=searcher.identifiers)
+    assert q.tokens and set(q.tokens) <= set(tokenize(head(ticket, ANALYSED_TOKENS)))
+    assert "단어299" not in q.tokens
+    # however many words that start holds (and the identifiers' expansions add), at most TERMS are kept
+    monkeypatch.setattr(kb.query, "TERMS", 5)
+    assert len(analyse(ticket, identifiers=searcher.identifiers).tokens) == 5
+    monkeypatch.undo()
+    # the encoder reads at most its token budget, in any script
+    for text in ("入金が反映されません出金審査に時間がかかります" * 20, ticket, "withdrawal pending review " * 40):
+        fitted = embedder.fit_query(head(text))
+        assert embedder._model.token_count(fitted, True) <= embedder.MAX_QUERY_TOKENS and text.startswith(fitted)
+    # and each retriever hands fusion at most CANDIDATES chunks, however many match
+    monkeypatch.setattr(kb.retrieval, "CANDIDATES", 3)
+    broad = searcher.analyse("deposit withdrawal account password 充值 提币 입금 출금 入金 出金")
+    mask = searcher.retriever.mask(None, None, "all")
+    assert int((searcher.snapshot.statistics("all").lexical.scores(list(broad.expanded)) > 0).sum()) > 3
+    c = searcher.retriever.candidates(broad, "hybrid", mask)
+    assert 0 < len(c.lex_ids) <= 3 and 0 < len(c.dense_ids) <= 3
+
+
 def test_the_cheaper_top_candidates_and_identifier_lookups_equal_sorting_and_isin():
     """BM25's candidates from a partition, and identifier coverage by binary search (a long query's cost): the same
     ids in the same order as a stable argsort of every score, ties at the cut and the lower id first included."""
