@@ -159,6 +159,23 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(make_app):
         assert conn.execute(db.requests.select()).fetchall() == []
 
 
+def test_every_form_that_posts_carries_its_csrf_token():
+    """Each POST form of every template sends the token itself (the tests' client adds one to whatever it posts,
+    so a form that lost its field would pass them and fail in a browser)."""
+    from pathlib import Path
+
+    from bs4 import BeautifulSoup
+
+    templates = sorted((Path(__file__).resolve().parent.parent / "webapp" / "templates").rglob("*.html"))
+    forms = [(path.name, form) for path in templates
+             for form in BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").find_all("form")
+             if form.get("method", "get").lower() == "post"]
+    assert len(forms) >= 10  # the login, ticket, vote, follow-up, agent and outbox forms
+    missing = [name for name, form in forms
+               if not form.find("input", attrs={"type": "hidden", "name": "csrf_token", "value": "{{ csrf_token() }}"})]
+    assert missing == []
+
+
 def test_a_post_from_another_origin_is_refused_json_included(make_app):
     app = make_app()
     client = app.test_client()
