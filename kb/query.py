@@ -6,7 +6,7 @@ and ranking read the statistics of its audience (kb.store.Snapshot.statistics)."
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,9 @@ class Query:
     expanded: tuple[str, ...] = ()  # tokens plus every locale's glossary terms of those concepts (BM25 retrieval)
     by_locale: dict[str, tuple[str, ...]] | None = None  # the concepts' glossary words in each locale
     audience: str = "public"  # whose statistics retrieval and ranking read: public, internal or all
+    # what one search derives from the query and may need again (the BM25 scores of every chunk, when a search
+    # ranks once in the reader's language and again in all): computed once per query
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def tokens_for(self, locale: str | None) -> tuple[str, ...]:
         """The query's words as a text in `locale` would have them: its own words in its own language, else

@@ -72,9 +72,16 @@ class Retriever:
         order = np.argsort(-scores, kind="stable")
         return ids[order], scores[order]
 
-    def lexical(self, tokens, mask: np.ndarray, audience: str = "public") -> tuple[np.ndarray, np.ndarray]:
-        """BM25 candidates by the statistics of `audience` (a public search's idf is the public chunks')."""
-        scores = self.snapshot.statistics(audience).lexical.scores(list(tokens))
+    def lexical(self, tokens, mask: np.ndarray, audience: str = "public",
+                memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 candidates by the statistics of `audience` (a public search's idf is the public chunks'); every
+        chunk's scores kept in `memo` (Query.memo) for another filter of the same search."""
+        key = ("bm25", audience, tuple(tokens))
+        scores = memo.get(key) if memo is not None else None
+        if scores is None:
+            scores = self.snapshot.statistics(audience).lexical.scores(list(tokens))
+            if memo is not None:
+                memo[key] = scores
         scores = np.where(mask, scores, 0.0)
         top = best(scores, CANDIDATES)
         return top, scores[top]
@@ -84,7 +91,8 @@ class Retriever:
         query's audience."""
         none = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
         d_ids, d_scores, d_raw = self.dense(query.vector, mask) if mode != "bm25" else none
-        l_ids, l_scores = self.lexical(query.expanded or query.tokens, mask, query.audience) if mode != "dense" else none[:2]
+        l_ids, l_scores = (self.lexical(query.expanded or query.tokens, mask, query.audience, query.memo)
+                            if mode != "dense" else none[:2])
         return Candidates(d_ids, d_scores, l_ids, l_scores, d_raw)
 
 
