@@ -81,8 +81,13 @@ class Hit:
 class Presenter:
     """Groups one snapshot's ranked chunks by article; read-only, shared across threads."""
 
-    def __init__(self, snapshot: Snapshot, article_of: np.ndarray):
+    def __init__(self, snapshot: Snapshot, article_of: np.ndarray, group_of: np.ndarray | None = None):
         self.snapshot, self.article_of = snapshot, article_of
+        if group_of is None:  # chunk id → topic number (kb.retrieval.Retriever.group_of)
+            code: dict[str, int] = {}
+            group_of = np.array([code.setdefault(snapshot.articles[aid].translation_group, len(code))
+                                 for aid in article_of], dtype=np.int32)
+        self.group_of = group_of
         self._first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot)
         for cid, aid in enumerate(article_of):
             self._first_chunk.setdefault(aid, cid)
@@ -121,14 +126,17 @@ class Presenter:
         `query` None: no snippets."""
         grouped: dict[str, list[tuple[int, float]]] = {}
         shown: dict[str, str] = {}  # translation group → the article shown for it
-        for cid, score in zip(ids, scores):
+        # the first k topics in rank order, and only their chunks: the others are never looked at
+        ids = np.asarray(ids, dtype=np.int64)
+        topics = self.group_of[ids]
+        _, first = np.unique(topics, return_index=True)
+        keep = np.isin(topics, topics[np.sort(first)[:k]])
+        for cid, score in zip(ids[keep].tolist(), np.asarray(scores)[keep].tolist()):
             group = self.snapshot.articles[self.article_of[cid]].translation_group
             if group not in grouped:
-                if len(grouped) >= k:
-                    continue
                 grouped[group] = []
                 shown[group] = self._shown(self.article_of[cid], prefer, public)
-            grouped[group].append((int(cid), float(score)))
+            grouped[group].append((cid, score))
         top = max((s for _, s in next(iter(grouped.values()), [])), default=1.0) or 1.0
         hits = []
         for rank, (group, found) in enumerate(grouped.items()):

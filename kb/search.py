@@ -53,7 +53,7 @@ class Searcher:
                              FusionParams(settings.fusion, settings.dense_weight, settings.lexical_weight, settings.rrf_k),
                              settings.identifier_boost, embedder.name, locale_of=self.retriever.locale_of,
                              group_of=self.retriever.group_of)
-        self.presenter = Presenter(snapshot, self.retriever.article_of)
+        self.presenter = Presenter(snapshot, self.retriever.article_of, self.retriever.group_of)
         self.speller = Speller(snapshot.words)
         # Public searches correct against the public articles' words only (one speller when they are the same).
         public = snapshot.public
