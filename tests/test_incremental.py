@@ -154,6 +154,14 @@ def test_incremental_rebuilds_equal_full_builds_after_an_edit_an_add_and_a_delet
         changed = [p for p in parsed if "draft-" not in p]
         assert len(changed) <= 1 and all("gen-" in p for p in changed), (what, parsed)
         new = load_current(settings.index_dir)
+        # what this step embedded is the model's own vector for each new or edited section (the full build
+        # below reads the same cache, so it alone could not tell a wrong vector stored for a new text)
+        touched = set(report.changes["new"]) | set(report.changes["edited"])
+        rows = [cid for cid, c in enumerate(new.chunks) if c.article_id in touched]
+        assert bool(rows) == bool(touched), what
+        if rows:
+            fresh = embedder.encode_passages([new.chunks[cid].embed_text for cid in rows])
+            assert np.allclose(new.vectors.vectors()[rows], fresh, atol=1e-4), what
         assert_same_build(new, _full(settings, embedder, tmp_path, f"full-{n}"), memo, settings)
 
 

@@ -1,5 +1,6 @@
 """Issue 14's attacks, replayed: sessions that end, no open redirect, CSRF and Origin, rate limits, user names that
 cannot be told apart by time, links built from KB_PUBLIC_URL, Secure cookies and HSTS behind https."""
+import os
 import time
 
 import pytest
@@ -84,29 +85,96 @@ def test_a_removed_user_or_a_changed_password_ends_the_session(make_app, tmp_pat
     assert [with_cookie(restarted, c).get("/agent/").status_code for c in cookies] == [302, 302]
 
 
-def test_a_changed_users_file_ends_sessions_without_a_restart(make_app, tmp_path, monkeypatch, caplog):
+@pytest.fixture
+def live_users(make_app, tmp_path, monkeypatch):
+    """An app with a users file that the test rewrites while it serves; settle() makes the app look at the file
+    twice (a new version is taken once two reads agree), as two requests a second apart would."""
     from webapp.auth import Users
 
-    monkeypatch.setattr(Users, "CHECK_EVERY", 0.0)  # the file is looked at on every request, not once a second
-    users = tmp_path / "agents.txt"
-    users.write_text(f"alice:{generate_password_hash('pw-a')}\nbob:{generate_password_hash('pw-b')}\n", encoding="utf-8")
-    app = make_app(KB_AGENT_USERS=str(users), KB_AGENT_TOKEN="")
+    monkeypatch.setattr(Users, "CHECK_EVERY", 0.0)
+    path = tmp_path / "agents.txt"
+
+    def start(text):
+        path.write_text(text, encoding="utf-8")
+        app = make_app(KB_AGENT_USERS=str(path), KB_AGENT_TOKEN="")
+        users = app.extensions["kb"].agents["users"]
+        return app, users, lambda: (users.current(), users.current())[1]
+    return path, start
+
+
+def test_a_changed_users_file_ends_sessions_without_a_restart(live_users, caplog):
+    path, start = live_users
+    app, users, settle = start(f"alice:{generate_password_hash('pw-a')}\nbob:{generate_password_hash('pw-b')}\n")
     alice, bob, carol = app.test_client(), app.test_client(), app.test_client()
     assert login(alice, "pw-a", "alice").status_code == 302 and login(bob, "pw-b", "bob").status_code == 302
     assert alice.get("/agent/").status_code == 200 and bob.get("/agent/").status_code == 200
     # alice's password changed, bob removed, carol added (what kb add-agent writes): the running app sees it
-    users.write_text(f"alice:{generate_password_hash('pw-a2')}\ncarol:{generate_password_hash('pw-c')}\n",
-                     encoding="utf-8")
+    path.write_text(f"alice:{generate_password_hash('pw-a2')}\ncarol:{generate_password_hash('pw-c')}\n", encoding="utf-8")
+    assert sorted(settle()) == ["alice", "carol"]
     assert alice.get("/agent/").status_code == 302 and bob.get("/agent/").status_code == 302
     assert login(bob, "pw-b", "bob").status_code == 401 and login(alice, "pw-a", "alice").status_code == 401
     assert login(alice, "pw-a2", "alice").status_code == 302 and alice.get("/agent/").status_code == 200
     assert login(carol, "pw-c", "carol").status_code == 302
-    # a file that no longer parses keeps the users it had (nobody locked out, nobody let back in), and says so
-    users.write_text("not a users line\n", encoding="utf-8")
-    with caplog.at_level("ERROR", logger="webapp.auth"):
-        assert alice.get("/agent/").status_code == 200 and carol.get("/agent/").status_code == 200
-        assert login(bob, "pw-b", "bob").status_code == 401
-    assert any("users file unreadable" in r.getMessage() for r in caplog.records)
+    # a file that no longer parses, or that lost every user, keeps the users it had (nobody locked out, nobody
+    # let back in), and says so
+    for broken in ("not a users line\n", ""):
+        path.write_text(broken, encoding="utf-8")
+        with caplog.at_level("ERROR", logger="webapp.auth"):
+            assert sorted(settle()) == ["alice", "carol"]
+            assert alice.get("/agent/").status_code == 200 and carol.get("/agent/").status_code == 200
+            assert login(bob, "pw-b", "bob").status_code == 401
+    assert sum("users file not taken" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_users_file_caught_half_written_is_not_taken(live_users):
+    path, start = live_users
+    full = f"alice:{generate_password_hash('pw-a')}\nbob:{generate_password_hash('pw-b')}\n"
+    app, users, settle = start(full)
+    path.write_text(full.splitlines()[0] + "\n", encoding="utf-8")  # truncated, then written again, read in between
+    assert sorted(users.current()) == ["alice", "bob"]  # seen once: not yet taken
+    path.write_text(full, encoding="utf-8")
+    assert sorted(users.current()) == ["alice", "bob"] and sorted(settle()) == ["alice", "bob"]
+    # the same size and the same modification time as before, other contents: still seen (by their digest)
+    stat = path.stat()
+    path.write_text(full.replace("bob:", "bib:"), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert sorted(settle()) == ["alice", "bib"]
+
+
+def test_a_password_changed_while_a_login_is_checked_ends_that_session(live_users, monkeypatch):
+    import webapp.auth
+
+    path, start = live_users
+    app, users, settle = start(f"alice:{generate_password_hash('pw-a')}\n")
+    real = webapp.auth.check_password_hash
+
+    def changed_meanwhile(hashed, secret):  # another agent runs kb add-agent while this login's hash is checked
+        path.write_text(f"alice:{generate_password_hash('pw-a2')}\n", encoding="utf-8")
+        settle()
+        return real(hashed, secret)
+
+    monkeypatch.setattr(webapp.auth, "check_password_hash", changed_meanwhile)
+    client = app.test_client()
+    assert login(client, "pw-a", "alice").status_code == 302  # the old password was right when it was checked
+    monkeypatch.setattr(webapp.auth, "check_password_hash", real)
+    assert client.get("/agent/").status_code == 302  # but its session ends at once
+
+
+def test_agents_added_to_an_empty_users_file_log_in_and_the_token_no_longer_does(make_app, tmp_path, monkeypatch):
+    from webapp.auth import Users
+
+    monkeypatch.setattr(Users, "CHECK_EVERY", 0.0)
+    path = tmp_path / "agents.txt"
+    path.write_text("# no agents yet\n", encoding="utf-8")
+    app = make_app(KB_AGENT_USERS=str(path), KB_AGENT_TOKEN=AGENT_TOKEN)
+    first = app.test_client()
+    assert login(first, AGENT_TOKEN).status_code == 302 and first.get("/agent/").status_code == 200
+    path.write_text(f"alice:{generate_password_hash('pw-a')}\n", encoding="utf-8")
+    users = app.extensions["kb"].agents["users"]
+    users.current(), users.current()
+    assert first.get("/agent/").status_code == 302  # the token's session ended
+    assert login(app.test_client(), AGENT_TOKEN).status_code == 401
+    assert login(app.test_client(), "pw-a", "alice").status_code == 302
 
 
 def test_sessions_expire_after_their_lifetime_and_when_idle(make_app):

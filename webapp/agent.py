@@ -7,7 +7,7 @@ from kb.reply import fill, request_values
 from kb.suggest import suggest
 
 from . import db, desk
-from .auth import agent_required, check_login, current_agent, end_session, safe_next, start_session
+from .auth import agent_required, configured_users, current_agent, end_session, safe_next, start_session, verify_login
 from .mail import mailer
 from .params import MAX_K, ParamError, int_param, json_object, locale_param, query_param, strip_unstorable, text_param
 from .state import searcher, settings, state
@@ -30,12 +30,12 @@ def login():
     if request.method == "POST":
         name, secret = request.form.get("name", ""), request.form.get("secret", "")
         # a name no store can keep (a NUL) is no agent's: a wrong login, not a store error
-        agent = check_login(name.strip()[:64], secret) if name == strip_unstorable(name) else None
-        if agent:
-            start_session(agent)
+        verified = verify_login(name.strip()[:64], secret) if name == strip_unstorable(name) else None
+        if verified:
+            start_session(*verified)
             return redirect(safe_next(request.args.get("next")) or url_for("agent.queue"))
         error = "Wrong name or password/token."
-    users = state().agents["users"] is not None
+    users = bool(configured_users())
     return render_template("agent_login.html", error=error, users=users), 401 if error else 200
 
 

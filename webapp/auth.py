@@ -37,8 +37,12 @@ TOUCH_EVERY = 60.0  # seconds: how stale a session's last_seen may get before a 
 
 
 def load_users(path: str) -> dict[str, str]:
+    return load_users_text(Path(path).read_text(encoding="utf-8"), path)
+
+
+def load_users_text(text: str, path: str) -> dict[str, str]:
     users = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -50,45 +54,72 @@ def load_users(path: str) -> dict[str, str]:
 
 
 class Users:
-    """The users file's names and hashes, read again when the file changes (its size, mtime or inode, checked at
-    most once a second). A file that can no longer be read or parsed keeps the users it last had, and says why
-    once: locking every agent out, or letting a removed one in, would both be worse."""
+    """The users file's names and hashes, read again when its contents change (read at most once a second; the
+    file is a few lines). A new version is taken once two reads in a row agree, so that a file caught half
+    rewritten is never taken for the truth. One that no longer parses, or that has lost every user while agents
+    were configured, keeps the users the server has and says why once: locking every agent out, or letting a
+    removed one in, would both be worse."""
 
     CHECK_EVERY = 1.0
 
     def __init__(self, path: str):
         self.path = path
-        self._stamp = self._stat()
-        self.by_name = load_users(path)
+        data = Path(path).read_bytes()
+        self.by_name = _parse_users(data, path)
+        self._digest = hashlib.sha256(data).digest()
+        self._pending: bytes | None = None  # a changed version seen once
+        self._refused: bytes | None = None  # a changed version already refused
+        self._said: tuple[bytes, str] | None = None  # the last refusal logged
         self._lock = threading.Lock()
         self._next_check = time.monotonic() + self.CHECK_EVERY
-        self._broken: str | None = None
-
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return st.st_size, st.st_mtime_ns, st.st_ino
 
     def current(self) -> dict[str, str]:
         now = time.monotonic()
         if now < self._next_check:
             return self.by_name
         with self._lock:
-            if now < self._next_check:
-                return self.by_name
-            self._next_check = now + self.CHECK_EVERY
-            stamp = self._stat()
-            if stamp != self._stamp:
-                try:
-                    self.by_name, self._stamp, self._broken = load_users(self.path), stamp, None
-                    log.info("agent users file changed: %d users", len(self.by_name))
-                except (OSError, UnicodeError, ValueError) as exc:
-                    if str(exc) != self._broken:
-                        log.error("agent users file unreadable, keeping its %d users: %s", len(self.by_name), exc)
-                    self._broken = str(exc)
+            if now >= self._next_check:
+                self._next_check = now + self.CHECK_EVERY
+                self._check()
         return self.by_name
+
+    def _check(self) -> None:
+        try:
+            data = Path(self.path).read_bytes()
+        except OSError as exc:
+            return self._refuse(b"", f"unreadable ({exc.strerror})")
+        digest = hashlib.sha256(data).digest()
+        if digest == self._digest or digest == self._refused:
+            self._pending = None
+            return
+        if digest != self._pending:  # changed: taken at the next read if it still says the same
+            self._pending = digest
+            return
+        self._pending = None
+        try:
+            users = _parse_users(data, self.path)
+        except ValueError as exc:
+            return self._refuse(digest, str(exc))
+        if not users and self.by_name:
+            return self._refuse(digest, "it has no users left (restart the server to log in with the token)")
+        self.by_name, self._digest = users, digest
+        log.info("agent users file changed: %d users", len(users))
+
+    def _refuse(self, digest: bytes, why: str) -> None:
+        """Keep the users; say why once for each version (b"": the file could not be read)."""
+        if (digest, why) != self._said:
+            log.error("agent users file not taken, keeping its %d users: %s", len(self.by_name), why)
+            self._said = (digest, why)
+        if digest:
+            self._refused = digest
+
+
+def _parse_users(data: bytes, path: str) -> dict[str, str]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 ({exc.reason})") from None
+    return load_users_text(text, path)
 
 
 def persistent_secret(path: Path) -> str:
@@ -108,11 +139,9 @@ def persistent_secret(path: Path) -> str:
 
 def init_app(app: Flask) -> None:
     settings = app.extensions["kb"].settings
-    users = Users(settings.agent_users) if settings.agent_users else None
-    if users is not None and not users.by_name:  # a file with no users yet: the token logs in, as without one
-        users = None
+    users = Users(settings.agent_users) if settings.agent_users else None  # while it has none, the token logs in
     token = settings.agent_token
-    if not token and users is None:
+    if not token and (users is None or not users.by_name):
         token_file = Path(settings.db_path).parent / "agent-token"
         token = persistent_secret(token_file)
         log.warning("no agent token or users configured: agents log in with the token in %s", token_file)
@@ -125,36 +154,53 @@ def _fingerprint(secret: str) -> str:
     return hashlib.sha256(("kb-agent-credential\0" + secret).encode()).hexdigest()
 
 
+def configured_users() -> dict[str, str]:
+    """The agents of the users file as it is now (empty: there is none, or it has no users yet; the token logs in)."""
+    users = current_app.extensions["kb"].agents["users"]
+    return users.current() if users is not None else {}
+
+
 def credential(name: str) -> str | None:
     """A fingerprint of the credential agent `name` logs in with now (None: the agent no longer exists)."""
-    agents = current_app.extensions["kb"].agents
-    if agents["users"] is not None:
-        hashed = agents["users"].current().get(name)
+    users = configured_users()
+    if users:
+        hashed = users.get(name)
         return _fingerprint(hashed) if hashed else None
-    return _fingerprint(agents["token"]) if agents["token"] else None
+    token = current_app.extensions["kb"].agents["token"]
+    return _fingerprint(token) if token else None
+
+
+def verify_login(name: str, secret: str) -> tuple[str, str] | None:
+    """The agent's name and the fingerprint of the credential that was checked, if the credentials are right."""
+    users = configured_users()
+    if users:
+        hashed = users.get(name)
+        right = check_password_hash(hashed or dummy_hash(), secret)
+        return (name, _fingerprint(hashed)) if hashed and right else None
+    token = current_app.extensions["kb"].agents["token"]
+    if token and hmac.compare_digest(secret.encode(), token.encode()):
+        return name or "agent", _fingerprint(token)
+    return None
 
 
 def check_login(name: str, secret: str) -> str | None:
     """The agent's name if the credentials are right, else None."""
-    agents = current_app.extensions["kb"].agents
-    if agents["users"] is not None:
-        hashed = agents["users"].current().get(name)
-        right = check_password_hash(hashed or dummy_hash(), secret)
-        return name if hashed and right else None
-    token = agents["token"]
-    return (name or "agent") if token and hmac.compare_digest(secret.encode(), token.encode()) else None
+    verified = verify_login(name, secret)
+    return verified[0] if verified else None
 
 
 def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def start_session(agent: str) -> None:
-    """Log `agent` in: a new server-side session (any earlier cookie state is dropped: no session fixation)."""
+def start_session(agent: str, checked: str | None = None) -> None:
+    """Log `agent` in: a new server-side session (any earlier cookie state is dropped: no session fixation),
+    bound to `checked`, the fingerprint of the credential the login was checked against (verify_login): a password
+    changed while it was being checked ends this session at its first use, not the next one."""
     settings = current_app.extensions["kb"].settings
     session.clear()
     session_id = secrets.token_urlsafe(32)
-    db.open_session(_session_hash(session_id), agent, credential(agent) or "", settings.session_hours)
+    db.open_session(_session_hash(session_id), agent, checked or credential(agent) or "", settings.session_hours)
     session["sid"] = session_id
     session.permanent = True  # the cookie ends with the session (PERMANENT_SESSION_LIFETIME = KB_SESSION_HOURS)
     g.agent = agent

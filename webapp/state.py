@@ -18,7 +18,7 @@ class KBState:
     settings: Settings
     live: LiveIndex
     urgent: UrgentRules
-    agents: dict[str, Any] = field(default_factory=dict)  # {"token": str, "users": {name: hash}} (webapp.auth)
+    agents: dict[str, Any] = field(default_factory=dict)  # {"token": str, "users": webapp.auth.Users | None}
     db: Any = None  # the SQLAlchemy engine (webapp.db)
     limiter: Any = None  # the app's flask_limiter.Limiter (webapp.ratelimit)
     rate_limits: dict[str, str] = field(default_factory=dict)  # KB_RATE_LIMITS by group; empty when off
