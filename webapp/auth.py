@@ -5,8 +5,8 @@ Sessions are kept on the server (db.agent_sessions): the cookie holds a random s
 looks it up. A session ends at logout, `KB_SESSION_HOURS` after login, `KB_SESSION_IDLE_MINUTES` after its last
 request, and as soon as the credential it was opened with is gone: a new `KB_AGENT_TOKEN`, a changed password,
 or a user removed from `KB_AGENT_USERS` (each session records a fingerprint of its credential). The users file
-is read again when it changes (`kb add-agent`, an edit): a new password or a removed user takes effect at the
-next request, without a restart."""
+is read again when it changes (`kb add-agent`, an edit; see Users): a new password or a removed user takes effect
+within about two seconds, without a restart."""
 from __future__ import annotations
 
 import functools
