@@ -81,13 +81,9 @@ class Hit:
 class Presenter:
     """Groups one snapshot's ranked chunks by article; read-only, shared across threads."""
 
-    def __init__(self, snapshot: Snapshot, article_of: np.ndarray, group_of: np.ndarray | None = None):
+    def __init__(self, snapshot: Snapshot, article_of: np.ndarray, group_of: np.ndarray):
         self.snapshot, self.article_of = snapshot, article_of
-        if group_of is None:  # chunk id → topic number (kb.retrieval.Retriever.group_of)
-            code: dict[str, int] = {}
-            group_of = np.array([code.setdefault(snapshot.articles[aid].translation_group, len(code))
-                                 for aid in article_of], dtype=np.int32)
-        self.group_of = group_of
+        self.group_of = group_of  # chunk id → topic number (kb.retrieval.Retriever.group_of)
         self._first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot)
         for cid, aid in enumerate(article_of):
             self._first_chunk.setdefault(aid, cid)

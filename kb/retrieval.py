@@ -22,9 +22,8 @@ class Retriever:
         self._category = np.array([c.category for c in chunks], dtype=object)
         self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
         self.article_of = np.array([c.article_id for c in chunks], dtype=object)  # chunk id → article id
-        # chunk id → its topic (translation group) as a number: ranking and grouping compare topics of hundreds
-        # of candidates a search, and numbers are read without touching (and so copying, in a forked worker) the
-        # pages of the groups' strings and the articles
+        # chunk id → its topic (translation group) as a number: ranking and grouping compare the topics of
+        # hundreds of candidates a search, in numpy, without looking up each candidate's article
         code: dict[str, int] = {}
         groups = {aid: code.setdefault(a.translation_group, len(code)) for aid, a in snapshot.articles.items()}
         self.group_of = np.array([groups[c.article_id] for c in chunks], dtype=np.int32)
