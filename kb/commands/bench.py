@@ -272,7 +272,7 @@ def query_cost(settings, queries: list[str], n: int = 20) -> dict:
     # (its first few dozen long queries here cost up to a third more: the model's pages, the CPU's caches).
     for warm in ("warm up", "充值未到账", "입금", "入金", *(q[::-1] for qs in sets.values() for q in qs[:10])):
         searcher.search(warm)
-    # Frozen, as a server's snapshot is (kb serve freezes what its master loaded): else a search here may pay for a
+    # Frozen, as a server's snapshot is (gunicorn's master freezes what it preloads): else a search here may pay for a
     # full collection of this process's heap, the builds it just timed included, which no server search does.
     gc.collect()
     gc.freeze()
