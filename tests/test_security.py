@@ -94,9 +94,9 @@ def live_users(make_app, tmp_path, monkeypatch):
     monkeypatch.setattr(Users, "CHECK_EVERY", 0.0)
     path = tmp_path / "agents.txt"
 
-    def start(text):
+    def start(text, token=""):
         path.write_text(text, encoding="utf-8")
-        app = make_app(KB_AGENT_USERS=str(path), KB_AGENT_TOKEN="")
+        app = make_app(KB_AGENT_USERS=str(path), KB_AGENT_TOKEN=token)
         users = app.extensions["kb"].agents["users"]
         return app, users, lambda: (users.current(), users.current())[1]
     return path, start
@@ -160,18 +160,13 @@ def test_a_password_changed_while_a_login_is_checked_ends_that_session(live_user
     assert client.get("/agent/").status_code == 302  # but its session ends at once
 
 
-def test_agents_added_to_an_empty_users_file_log_in_and_the_token_no_longer_does(make_app, tmp_path, monkeypatch):
-    from webapp.auth import Users
-
-    monkeypatch.setattr(Users, "CHECK_EVERY", 0.0)
-    path = tmp_path / "agents.txt"
-    path.write_text("# no agents yet\n", encoding="utf-8")
-    app = make_app(KB_AGENT_USERS=str(path), KB_AGENT_TOKEN=AGENT_TOKEN)
+def test_agents_added_to_an_empty_users_file_log_in_and_the_token_no_longer_does(live_users):
+    path, start = live_users
+    app, users, settle = start("# no agents yet\n", token=AGENT_TOKEN)
     first = app.test_client()
     assert login(first, AGENT_TOKEN).status_code == 302 and first.get("/agent/").status_code == 200
     path.write_text(f"alice:{generate_password_hash('pw-a')}\n", encoding="utf-8")
-    users = app.extensions["kb"].agents["users"]
-    users.current(), users.current()
+    settle()
     assert first.get("/agent/").status_code == 302  # the token's session ended
     assert login(app.test_client(), AGENT_TOKEN).status_code == 401
     assert login(app.test_client(), "pw-a", "alice").status_code == 302

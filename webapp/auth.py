@@ -37,10 +37,15 @@ TOUCH_EVERY = 60.0  # seconds: how stale a session's last_seen may get before a 
 
 
 def load_users(path: str) -> dict[str, str]:
-    return load_users_text(Path(path).read_text(encoding="utf-8"), path)
+    return parse_users(Path(path).read_bytes(), path)
 
 
-def load_users_text(text: str, path: str) -> dict[str, str]:
+def parse_users(data: bytes, path: str) -> dict[str, str]:
+    """The names and hashes of a users file's bytes (ValueError naming the file, and the line, if they are not)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 ({exc.reason})") from None
     users = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -65,7 +70,7 @@ class Users:
     def __init__(self, path: str):
         self.path = path
         data = Path(path).read_bytes()
-        self.by_name = _parse_users(data, path)
+        self.by_name = parse_users(data, path)
         self._digest = hashlib.sha256(data).digest()
         self._pending: bytes | None = None  # a changed version seen once
         self._refused: bytes | None = None  # a changed version already refused
@@ -97,7 +102,7 @@ class Users:
             return
         self._pending = None
         try:
-            users = _parse_users(data, self.path)
+            users = parse_users(data, self.path)
         except ValueError as exc:
             return self._refuse(digest, str(exc))
         if not users and self.by_name:
@@ -112,14 +117,6 @@ class Users:
             self._said = (digest, why)
         if digest:
             self._refused = digest
-
-
-def _parse_users(data: bytes, path: str) -> dict[str, str]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 ({exc.reason})") from None
-    return load_users_text(text, path)
 
 
 def persistent_secret(path: Path) -> str:
@@ -193,14 +190,14 @@ def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def start_session(agent: str, checked: str | None = None) -> None:
+def start_session(agent: str, checked: str) -> None:
     """Log `agent` in: a new server-side session (any earlier cookie state is dropped: no session fixation),
     bound to `checked`, the fingerprint of the credential the login was checked against (verify_login): a password
     changed while it was being checked ends this session at its first use, not the next one."""
     settings = current_app.extensions["kb"].settings
     session.clear()
     session_id = secrets.token_urlsafe(32)
-    db.open_session(_session_hash(session_id), agent, checked or credential(agent) or "", settings.session_hours)
+    db.open_session(_session_hash(session_id), agent, checked, settings.session_hours)
     session["sid"] = session_id
     session.permanent = True  # the cookie ends with the session (PERMANENT_SESSION_LIFETIME = KB_SESSION_HOURS)
     g.agent = agent
