@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
+import gc
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import orjson
 
 from . import __version__
 from .articles import Article, Category, KnownFiles, LoadResult, load_articles
@@ -221,7 +222,7 @@ def known_files(build: Path | None, manifest: Manifest | KBError | None) -> Know
             raw = (build / name).read_bytes()
             if hashlib.sha256(raw).hexdigest() != manifest.files.get(name, {}).get("sha256"):
                 return None
-            data[name] = json.loads(raw)
+            data[name] = orjson.loads(raw)
         return KnownFiles(data[SOURCES], {a["id"]: Article.from_dict(a) for a in data[ARTICLES]})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -524,7 +525,7 @@ def build_index(
     start = time.perf_counter()
     set_threads(settings.threads)
     report = BuildReport()
-    with build_lock(settings.index_dir):
+    with build_lock(settings.index_dir), _fewer_collections():
         p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary)
         report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
         report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
@@ -548,6 +549,20 @@ def build_index(
                 raise write_failure(settings.index_dir, exc) from None
     report.seconds = time.perf_counter() - start
     return report
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Python's cyclic garbage collector every 10,000 allocations rather than 700 while a build runs. A build holds
+    millions of objects to its end (the articles, the live build it reuses), which each collection of the older
+    generations scans again: 0.6 s of a 2.5 s rebuild after one edit at 10,000 articles. Cycles (parsed Markdown
+    and HTML: 400,000 objects in a full build of the shipped articles) are still collected."""
+    old = gc.get_threshold()
+    gc.set_threshold(10_000, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def _build_and_publish(settings: Settings, p: Plan, report: BuildReport, embedder: Embedder | None,

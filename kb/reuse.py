@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import orjson
 
 from . import identifiers as identifiers_module, spelling as spelling_module
 from .articles import Article
@@ -66,16 +66,16 @@ def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] 
     if changed:
         raise IndexCorrupt(f"{changed[0]} (changed since it was built); {REBUILD_HINT}")
     try:
-        table = json.loads(_checked(build, manifest, CHUNKS))
+        table = orjson.loads(_checked(build, manifest, CHUNKS))
         fields = table["fields"]
         if fields != CHUNK_FIELDS[: len(fields)] or len(fields) < CHUNK_REQUIRED:
             raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
         chunks = [Chunk(*row[:4], tuple(row[4]), *row[5:10], tuple(row[10]), *row[11:]) for row in zip(*table["columns"])]
         del table
         if articles is None:
-            articles = {a["id"]: Article.from_dict(a) for a in json.loads(_checked(build, manifest, ARTICLES))}
-        related = json.loads(_checked(build, manifest, LISTINGS)).get("related", {})
-        identifiers = IdentifierIndex.from_dict(json.loads(_checked(build, manifest, IDENTIFIERS)))
+            articles = {a["id"]: Article.from_dict(a) for a in orjson.loads(_checked(build, manifest, ARTICLES))}
+        related = orjson.loads(_checked(build, manifest, LISTINGS)).get("related", {})
+        identifiers = IdentifierIndex.from_dict(orjson.loads(_checked(build, manifest, IDENTIFIERS)))
         vectors = VectorIndex.from_bytes(_checked(build, manifest, VectorIndex.FILE), build / VectorIndex.FILE).vectors()
         titles = np.load(io.BytesIO(_checked(build, manifest, TITLES))) if (build / TITLES).exists() else None
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
