@@ -380,10 +380,10 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
         vecs = encode_with_cache(cache, [chunks[pos].embed_text for pos in to_embed],
                                  lambda texts: model.get().encode_passages(texts, batch_size=32), 32, progress, dim,
                                  before=(lambda missing: early(_lexical_snapshot(base), missing) if missing else None) if early else None)
-        matrix = np.zeros((len(chunks), dim), np.float32)
-        kept_rows = [i for i, r in enumerate(old_rows) if r is not None]
-        if kept_rows:
-            matrix[kept_rows] = live.vectors[[old_rows[i] for i in kept_rows]]
+        if live is not None and len(live.vectors):  # the kept chunks' rows in one gather (a new chunk's row: written next)
+            matrix = live.vectors[np.fromiter((r or 0 for r in old_rows), np.int64, len(old_rows))]
+        else:
+            matrix = np.zeros((len(chunks), dim), np.float32)
         if to_embed:
             matrix[to_embed] = vecs
         titles = _title_vectors(p.articles, model, live, p.reuse, dim, cache)

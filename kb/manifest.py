@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from .errors import IndexCorrupt, IndexMismatch
 
 FORMAT_VERSION = 7  # 2: pages, listings, BM25 doc terms; 3: identifier postings, columnar chunks; 4: glossary; 5: words;
@@ -74,7 +76,7 @@ class Manifest:
         return dataclasses.replace(self, **changes)
 
     def write(self, build_dir: Path) -> None:
-        (Path(build_dir) / MANIFEST).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        (Path(build_dir) / MANIFEST).write_bytes(orjson.dumps(self, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
 
     @classmethod
     def read(cls, build_dir: str | Path) -> "Manifest":

@@ -70,7 +70,10 @@ def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] 
         fields = table["fields"]
         if fields != CHUNK_FIELDS[: len(fields)] or len(fields) < CHUNK_REQUIRED:
             raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
-        chunks = [Chunk(*row[:4], tuple(row[4]), *row[5:10], tuple(row[10]), *row[11:]) for row in zip(*table["columns"])]
+        columns = table["columns"]
+        for tuples in (4, 10):  # heading_path, tags
+            columns[tuples] = list(map(tuple, columns[tuples]))
+        chunks = list(map(Chunk, *columns))
         del table
         if articles is None:
             articles = {a["id"]: Article.from_dict(a) for a in orjson.loads(_checked(build, manifest, ARTICLES))}

@@ -38,6 +38,7 @@ import shutil
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,8 @@ def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
         (tmp / LEXICAL).mkdir()
         save(files.vectors.save, tmp)
         save(files.lexical.save, tmp / LEXICAL)
-        put(CHUNKS, {"fields": CHUNK_FIELDS, "columns": [[getattr(c, name) for c in files.chunks] for name in CHUNK_FIELDS]})
+        put(CHUNKS, {"fields": CHUNK_FIELDS, "columns": list(zip(*map(attrgetter(*CHUNK_FIELDS), files.chunks)))
+                     or [[] for _ in CHUNK_FIELDS]})
         if fault:
             fault("mid-write")
         put(ARTICLES, [a.to_dict() for a in files.articles])
@@ -486,7 +488,7 @@ class Snapshot:
 def read_outlines(build_dir: str | Path | None) -> dict[str, Any]:
     """The stored article outlines of a build (empty when there are none)."""
     try:
-        data = json.loads((Path(build_dir) / OUTLINES).read_text(encoding="utf-8")) if build_dir else {}
+        data = orjson.loads((Path(build_dir) / OUTLINES).read_bytes()) if build_dir else {}
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -499,7 +501,7 @@ def read_tokens(build_dir: str | Path, count: int) -> TermCounts | None:
     try:
         with np.load(lexical / LexicalIndex.DOC_TERMS) as doc_terms:
             if "counts" in doc_terms.files:
-                vocab = json.loads((lexical / "vocab.index.json").read_text(encoding="utf-8"))
+                vocab = orjson.loads((lexical / "vocab.index.json").read_bytes())
                 words = [""] * (max(vocab.values()) + 1 if vocab else 0)
                 for word, i in vocab.items():
                     words[i] = word
@@ -532,7 +534,7 @@ def read_spelling(build_dir: str | Path, manifest: Manifest, count: int) -> Term
 def read_glossary(build_dir: str | Path | None) -> Glossary | None:
     """A build's glossary, or None when it cannot be read."""
     try:
-        return Glossary.from_dict(json.loads((Path(build_dir) / GLOSSARY).read_text(encoding="utf-8"))) if build_dir else None
+        return Glossary.from_dict(orjson.loads((Path(build_dir) / GLOSSARY).read_bytes())) if build_dir else None
     except (OSError, ValueError, AttributeError, TypeError):
         return None
 
@@ -540,7 +542,7 @@ def read_glossary(build_dir: str | Path | None) -> Glossary | None:
 def read_pages(build_dir: str | Path | None) -> dict[str, Page]:
     """A build's rendered pages (empty when unreadable: the next build renders them again)."""
     try:
-        data = json.loads((Path(build_dir) / PAGES).read_text(encoding="utf-8")) if build_dir else {}
+        data = orjson.loads((Path(build_dir) / PAGES).read_bytes()) if build_dir else {}
         return {aid: Page.from_dict(p) for aid, p in data.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
