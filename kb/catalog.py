@@ -54,6 +54,22 @@ RELATED = 5  # related articles shown on an article page
 _BLOCK = 1024  # articles compared at a time (a 10k-article locale would otherwise need a 10k x 10k matrix)
 
 
+def row_sums(of: np.ndarray, vectors: np.ndarray, rows: int) -> np.ndarray:
+    """Row r: the sum of the vectors i with of[i] == r, added in order, one at a time (np.add.at's float32 sums,
+    the same whichever build makes them). Each article's chunks together, as a build makes them: the k-th vector of
+    every run added at once, without np.add.at's loop over every vector (28 ms instead of 79 at 30,000 chunks)."""
+    sums = np.zeros((rows, vectors.shape[1]), np.float32)
+    if len(of) and (np.diff(of) >= 0).all():
+        starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
+        lengths = np.diff(np.r_[starts, len(of)])
+        for k in range(int(lengths.max())):
+            runs = starts[lengths > k]
+            sums[of[runs]] += vectors[runs + k]
+    else:
+        np.add.at(sums, of, vectors)
+    return sums
+
+
 def related_articles(articles: list[Article], chunks: list[Chunk], vectors: np.ndarray,
                      titles: np.ndarray | None = None, n: int = RELATED, previous: dict[str, list[str]] | None = None,
                      changed: set[str] | None = None) -> dict[str, list[str]]:
@@ -68,21 +84,9 @@ def related_articles(articles: list[Article], chunks: list[Chunk], vectors: np.n
     public = [i for i, a in enumerate(articles) if a.is_public]
     if not public or not len(chunks):
         return {}
-    dim = vectors.shape[1]
     row = {a.id: i for i, a in enumerate(articles)}
-    sums = np.zeros((len(articles), dim), np.float32)
-    # in chunk order, one at a time: the same float32 sums whichever build makes them
-    of = np.fromiter((row[c.article_id] for c in chunks), np.int64, len(chunks))
-    vectors = np.asarray(vectors, np.float32)
-    if len(of) and (np.diff(of) >= 0).all():  # each article's chunks together, as a build makes them
-        # the k-th chunk of every article added at once: np.add.at's order and sums, without its per-row loop
-        starts = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
-        lengths = np.diff(np.r_[starts, len(of)])
-        for k in range(int(lengths.max())):
-            runs = starts[lengths > k]
-            sums[of[runs]] += vectors[runs + k]
-    else:
-        np.add.at(sums, of, vectors)  # unbuffered: one row at a time, in chunk order
+    sums = row_sums(np.fromiter((row[c.article_id] for c in chunks), np.int64, len(chunks)),
+                    np.asarray(vectors, np.float32), len(articles))
     if titles is not None and titles.shape == sums.shape:
         sums += titles  # a zero row where an article has no title vector
     sums = sums.astype(np.float64)

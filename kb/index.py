@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it tried, at every start
@@ -19,6 +20,9 @@ HNSW_EF_SEARCH = 128
 # A vector index file at least this large is memory-mapped (server processes share its pages); a smaller one is
 # read into memory, where a file changed or truncated on disk after loading cannot reach a mapped read (SIGBUS).
 MAP_MIN_BYTES = 64 * 2**20
+# A saved IndexFlatIP: this tag, its dimension (int32) and count (int64), ..., and last its vectors, their number
+# of floats (uint64) just before them (WRITEXBVECTOR in faiss/impl/index_write.cpp)
+_FLAT_IP = b"IxFI"
 
 
 def choose_index_type(index_type: str, count: int, hnsw_min_chunks: int) -> str:
@@ -93,10 +97,24 @@ class VectorIndex:
         return [s[m] for s, m in zip(scores, keep)], [i[m] for i, m in zip(ids, keep)]
 
     def save(self, directory: str | Path) -> None:
-        # Serialized here and written by Python, so that a full disk is an OSError (ENOSPC), not a bare RuntimeError.
-        data = faiss.serialize_index(self._index)
+        # Written by Python, a megabyte at a time (not a copy of the whole index first), so that a full disk is an
+        # OSError (ENOSPC), not a bare RuntimeError.
+        failed: list[OSError] = []
+
         with open(Path(directory) / self.FILE, "wb") as f:
-            f.write(memoryview(data))
+            def write(block: bytes) -> None:
+                try:
+                    f.write(block)
+                except OSError as exc:
+                    failed.append(exc)
+                    raise
+
+            try:
+                faiss.write_index(self._index, faiss.PyCallbackIOWriter(write))
+            except RuntimeError:
+                if failed:
+                    raise failed[0] from None
+                raise
 
     @classmethod
     def load(cls, directory: str | Path) -> "VectorIndex":
@@ -106,6 +124,18 @@ class VectorIndex:
             return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY), mapped=True)
         except RuntimeError as exc:  # faiss raises RuntimeError for a missing or truncated file
             raise IndexCorrupt(f"{path}: unreadable vector index ({str(exc).splitlines()[0]})") from None
+
+    @classmethod
+    def stored_vectors(cls, data: bytes, path: str | Path) -> np.ndarray:
+        """The vectors a saved index holds, in id order (read-only). A flat index's are the end of its file,
+        viewed where they are rather than copied twice (into an index, then out of it); any other is loaded."""
+        if data[:4] == _FLAT_IP and len(data) >= 16:
+            dim, count = struct.unpack_from("<iq", data, 4)
+            size = dim * count * 4
+            start = len(data) - size
+            if dim > 0 and count >= 0 and start >= 8 and struct.unpack_from("<Q", data, start - 8)[0] == dim * count:
+                return np.frombuffer(data, np.float32, dim * count, start).reshape(count, dim)
+        return cls.from_bytes(data, path).vectors()
 
     @classmethod
     def from_bytes(cls, data: bytes, path: str | Path) -> "VectorIndex":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -50,11 +51,39 @@ class LiveBuild:
 
 
 def _checked(build: Path, manifest: Manifest, name: str) -> bytes:
-    data = (build / name).read_bytes()
-    meta = manifest.files.get(name)
-    if meta is not None and hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-        raise IndexCorrupt(f"{build / name}: its sha256 is not the one recorded when it was built; {REBUILD_HINT}")
+    with _Checked(build, manifest) as files:
+        data = files.read(name)
+        files.verify()
     return data
+
+
+class _Checked:
+    """A build's files read for reuse, each checked against the sha256 its manifest records. The checks run in a
+    second thread (hashlib lets go of the GIL) while this one parses what it read; `verify` waits for them and
+    raises IndexCorrupt for the first file that differs."""
+
+    def __init__(self, build: Path, manifest: Manifest):
+        self._build, self._files = build, manifest.files
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kb-check")
+        self._pending: list[tuple[str, Future]] = []
+
+    def __enter__(self) -> "_Checked":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def read(self, name: str) -> bytes:
+        data = (self._build / name).read_bytes()
+        if name in self._files:
+            self._pending.append((name, self._pool.submit(lambda: hashlib.sha256(data).hexdigest())))
+        return data
+
+    def verify(self) -> None:
+        for name, digest in self._pending:
+            if digest.result() != self._files[name].get("sha256"):
+                raise IndexCorrupt(f"{self._build / name}: its sha256 is not the one recorded when it was built; {REBUILD_HINT}")
+        self._pending.clear()
 
 
 def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] | None = None) -> LiveBuild:
@@ -65,24 +94,15 @@ def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] 
     changed = changed_files(build, manifest)
     if changed:
         raise IndexCorrupt(f"{changed[0]} (changed since it was built); {REBUILD_HINT}")
-    try:
-        table = orjson.loads(_checked(build, manifest, CHUNKS))
-        fields = table["fields"]
-        if fields != CHUNK_FIELDS[: len(fields)] or len(fields) < CHUNK_REQUIRED:
-            raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
-        columns = table["columns"]
-        for tuples in (4, 10):  # heading_path, tags
-            columns[tuples] = list(map(tuple, columns[tuples]))
-        chunks = list(map(Chunk, *columns))
-        del table
-        if articles is None:
-            articles = {a["id"]: Article.from_dict(a) for a in orjson.loads(_checked(build, manifest, ARTICLES))}
-        related = orjson.loads(_checked(build, manifest, LISTINGS)).get("related", {})
-        identifiers = IdentifierIndex.from_dict(orjson.loads(_checked(build, manifest, IDENTIFIERS)))
-        vectors = VectorIndex.from_bytes(_checked(build, manifest, VectorIndex.FILE), build / VectorIndex.FILE).vectors()
-        titles = np.load(io.BytesIO(_checked(build, manifest, TITLES))) if (build / TITLES).exists() else None
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-        raise IndexCorrupt(f"{build}: unreadable for reuse ({exc}); {REBUILD_HINT}") from None
+    with _Checked(build, manifest) as files:
+        try:
+            chunks, articles, related, identifiers, vectors, titles = _read_reused(build, files, articles)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, IndexCorrupt) as exc:
+            files.verify()  # a file changed since it was built says so, rather than that it does not parse
+            if isinstance(exc, IndexCorrupt):
+                raise
+            raise IndexCorrupt(f"{build}: unreadable for reuse ({exc}); {REBUILD_HINT}") from None
+        files.verify()
     if len(vectors) != len(chunks) or (titles is not None and len(titles) != len(articles)):
         raise IndexCorrupt(f"{build}: {len(chunks)} chunks, {len(vectors)} vectors, {len(articles)} articles; {REBUILD_HINT}")
     words = _read_counts(build, manifest, len(chunks)) if manifest.tokenizer_version == tokenizer_version else None
@@ -90,6 +110,26 @@ def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] 
     return LiveBuild(build, manifest, articles, chunks, vectors, titles, related,
                      identifiers if same and identifiers.size == len(chunks) else None, words,
                      read_spelling(build, manifest, len(chunks)) if same else None)
+
+
+def _read_reused(build: Path, files: _Checked, articles: dict[str, Article] | None) -> tuple:
+    """read_live's chunks, articles, related lists, identifier postings, vectors and title vectors."""
+    table = orjson.loads(files.read(CHUNKS))
+    fields = table["fields"]
+    if fields != CHUNK_FIELDS[: len(fields)] or len(fields) < CHUNK_REQUIRED:
+        raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
+    columns = table["columns"]
+    for tuples in (4, 10):  # heading_path, tags
+        columns[tuples] = list(map(tuple, columns[tuples]))
+    chunks = list(map(Chunk, *columns))
+    del table
+    if articles is None:
+        articles = {a["id"]: Article.from_dict(a) for a in orjson.loads(files.read(ARTICLES))}
+    related = orjson.loads(files.read(LISTINGS)).get("related", {})
+    identifiers = IdentifierIndex.from_dict(orjson.loads(files.read(IDENTIFIERS)))
+    vectors = VectorIndex.stored_vectors(files.read(VectorIndex.FILE), build / VectorIndex.FILE)
+    titles = np.load(io.BytesIO(files.read(TITLES))) if (build / TITLES).exists() else None
+    return chunks, articles, related, identifiers, vectors, titles
 
 
 def _read_counts(build: Path, manifest: Manifest, count: int) -> TermCounts | None:

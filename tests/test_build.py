@@ -279,3 +279,31 @@ def test_an_internal_articles_chunks_from_an_older_build_get_their_reply_without
     assert report.chunks_embedded == sum(c.article_id == "lost-2fa-en" for c in snap.chunks)
     reply = next(c for c in snap.chunks if c.article_id == "sop-freeze-account-en" and c.heading == "Reply to the user")
     assert "SEC-ONCALL" in reply.internal and reply.reply.startswith("We froze your account")
+
+
+def test_the_saved_vectors_are_read_back_exactly_a_flat_index_without_a_copy(tmp_path):
+    from kb.index import VectorIndex
+
+    rng = np.random.default_rng(3)
+    for kind, count in [("flat", 0), ("flat", 1), ("flat", 37), ("hnsw", 40)]:
+        vectors = rng.standard_normal((count, 16)).astype(np.float32)
+        folder = tmp_path / f"{kind}-{count}"
+        folder.mkdir()
+        VectorIndex.build(vectors, 16, kind).save(folder)
+        data = (folder / VectorIndex.FILE).read_bytes()
+        stored = VectorIndex.stored_vectors(data, folder / VectorIndex.FILE)
+        assert stored.shape == (count, 16) and np.array_equal(stored, vectors)
+        assert np.array_equal(stored, VectorIndex.from_bytes(data, "x").vectors())
+        assert (stored.base is not None) == (kind == "flat")  # a view of the file's bytes
+
+
+def test_a_build_puts_the_garbage_collector_back_as_it_found_it(settings, embedder):
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    try:
+        build_index(settings, embedder=embedder)
+        assert gc.get_threshold() == (900, 11, 12)
+    finally:
+        gc.set_threshold(*before)

@@ -28,6 +28,21 @@ def _chunk(aid, locale="en"):
     return Chunk(f"{aid}#0", aid, 0, aid, (), "", "text", locale, "c", "public", ())
 
 
+def test_article_sums_are_np_add_at_s_to_the_last_bit():
+    """Each article's vectors summed run by run are np.add.at's float32 sums, whichever order its rows come in."""
+    from kb.catalog import row_sums
+
+    rng = np.random.default_rng(7)
+    lengths = rng.integers(1, 9, size=300)
+    of = np.repeat(rng.permutation(400)[:300], lengths)  # runs, not sorted: the loop of np.add.at
+    vectors = rng.standard_normal((len(of), 24)).astype(np.float32) * 1e3
+    for rows in (np.sort(of), of):
+        expected = np.zeros((400, 24), np.float32)
+        np.add.at(expected, rows, vectors)
+        assert np.array_equal(row_sums(rows, vectors, 400), expected)
+    assert row_sums(np.zeros(0, np.int64), np.zeros((0, 24), np.float32), 3).shape == (3, 24)
+
+
 def test_related_articles_are_the_nearest_public_ones_of_the_locale_never_itself_nor_a_translation():
     articles = [_article("a"), _article("b"), _article("c"), _article("secret", audience="internal"),
                 _article("a-again", group="a"), _article("a-zh", "zh-CN", group="a"), _article("b-zh", "zh-CN")]

@@ -224,6 +224,21 @@ def test_a_file_changed_in_place_is_refused_by_its_checksum(built, name):
         load_snapshot(build)
 
 
+@pytest.mark.parametrize("name, at", [("vectors.faiss", 0.5), ("chunks.json", 0.5), ("chunks.json", 0), ("titles.npy", 0.5)])
+def test_a_live_file_changed_in_place_is_not_reused_and_the_rebuild_says_which(built, kb_dir, embedder, name, at):
+    """A rebuild reads the live build's files while a second thread checks their sha256: a file changed in place
+    (one bit, the same size) is never reused, whether it still parses (the middle) or not (chunks.json's first
+    byte), and the reason names it."""
+    path = current_build(built.index_dir) / name
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0x01
+    path.write_bytes(bytes(data))
+    edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
+    report = build_index(built, embedder=embedder)
+    assert report.published and report.full and f"{name}: its sha256 is not the one recorded" in report.reason
+    assert "2 to 4" in load_snapshot(current_build(built.index_dir)).articles["lost-2fa-en"].body
+
+
 def test_a_build_of_an_older_kb_without_checksums_loads_and_is_reported_stale(built, embedder):
     build = current_build(built.index_dir)
     manifest = json.loads((build / "manifest.json").read_text())

@@ -10,7 +10,6 @@ worker default to cores / workers, so that workers do not fight over the cores (
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import os
 import subprocess
@@ -18,6 +17,7 @@ import sys
 import time
 
 from kb.errors import KBError
+from kb.memory import release_free_memory
 
 
 def describe(app, started: float) -> str:
@@ -57,15 +57,6 @@ def preload(settings) -> None:
     gc.collect()
     gc.freeze()
     release_free_memory()
-
-
-def release_free_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc's malloc_trim): what loading freed would otherwise
-    stay resident in the master, and each worker's first allocations there would copy those pages."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # another C library: its free pages stay
 
 
 def serve_gunicorn(args) -> int:
