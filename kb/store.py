@@ -220,8 +220,8 @@ def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
                      or [[] for _ in CHUNK_FIELDS]})
         if fault:
             fault("mid-write")
-        put(ARTICLES, [a.to_dict() for a in files.articles])
-        put(PAGES, {aid: p.to_dict() for aid, p in files.pages.items()})
+        put(ARTICLES, files.articles)  # dataclasses: orjson writes their fields in order, what to_dict() gives
+        put(PAGES, files.pages)
         put(LISTINGS, files.listings)
         put(IDENTIFIERS, files.identifiers.to_dict())
         put(GLOSSARY, files.glossary.to_dict())
