@@ -13,6 +13,7 @@ from .embed import Embedder
 from .errors import IndexMismatch, IndexNotBuilt, KBError
 from .index import set_threads
 from .manifest import REBUILD_HINT, require_servable
+from .memory import fewer_collections
 from .search import Searcher
 from .store import (BUILD_HINT, changed_files, current_build, current_link, fallback_builds, load_snapshot,
                     read_progress)
@@ -46,13 +47,14 @@ def preload(settings: Settings) -> Searcher | None:
     build = current_build(settings.index_dir)
     if build is None or not build.is_dir():
         return None
-    try:
-        snapshot = load_snapshot(build)
-    except KBError as exc:
-        log.info("live build not preloaded (%s): each worker loads it", exc)
-        return None
-    searcher = Searcher(snapshot, _Unloaded(snapshot.manifest.model, snapshot.manifest.dim), settings)
-    searcher.instant
+    with fewer_collections():
+        try:
+            snapshot = load_snapshot(build)
+        except KBError as exc:
+            log.info("live build not preloaded (%s): each worker loads it", exc)
+            return None
+        searcher = Searcher(snapshot, _Unloaded(snapshot.manifest.model, snapshot.manifest.dim), settings)
+        searcher.instant
     _preloaded[build] = searcher
     return searcher
 
@@ -92,11 +94,13 @@ class LiveIndex:
         return searcher
 
     def _load(self, build: Path, instant: bool = True) -> Searcher:
-        searcher = self._take_preloaded(build)
-        if searcher is None:
-            searcher = Searcher(load_snapshot(build, self.embedder.name, self.embedder.dim), self.embedder, self.settings)
-        if instant:
-            searcher.instant  # the prefix tables, made here while requests are served by the build before
+        with fewer_collections():
+            searcher = self._take_preloaded(build)
+            if searcher is None:
+                searcher = Searcher(load_snapshot(build, self.embedder.name, self.embedder.dim), self.embedder,
+                                    self.settings)
+            if instant:
+                searcher.instant  # the prefix tables, made here while requests are served by the build before
         return searcher
 
     def _initial(self) -> Searcher:

@@ -307,3 +307,38 @@ def test_a_build_puts_the_garbage_collector_back_as_it_found_it(settings, embedd
         assert gc.get_threshold() == (900, 11, 12)
     finally:
         gc.set_threshold(*before)
+
+
+def test_loads_and_builds_that_overlap_put_the_collector_back_as_the_first_found_it():
+    import gc
+    import threading
+
+    from kb.memory import fewer_collections
+
+    before = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def a():
+        with fewer_collections():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with fewer_collections():
+            b_in.set()
+            a_out.wait(5)  # a leaves first, while b is still inside
+            seen.append(gc.get_threshold()[0])
+
+    try:
+        threads = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert a_out.is_set() and seen == [10_000] and gc.get_threshold() == (900, 11, 12)
+    finally:
+        gc.set_threshold(*before)
