@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fcntl
-import hashlib
 import os
 import shutil
 import sys
@@ -33,13 +32,13 @@ from .catalog import make_listings, make_pages, related_articles
 from .chunking import CHUNKER, Chunk, chunk_article, title_to_embed
 from .config import Settings
 from .embed import Embedder, load_embedder
-from .errors import ArticleError, BuildError, KBError
+from .errors import ArticleError, BuildError, IndexCorrupt, KBError
 from .glossary import EMPTY as EMPTY_GLOSSARY, Glossary, load_glossary
 from .golden import GoldenReport, check_golden, golden_path
 from .identifiers import IdentifierIndex
 from .index import VectorIndex, choose_index_type, set_threads
 from .lexical import TOKENIZER_VERSION, LexicalIndex, TermCounts
-from .reuse import (STATISTICS, LiveBuild, identifier_postings, kept_spelling_counts, read_live, spelling_counts, spelling_words,
+from .reuse import (STATISTICS, CheckedReads, LiveBuild, identifier_postings, kept_spelling_counts, read_live, spelling_counts, spelling_words,
                     word_counts)
 from .links import check_links
 from .manifest import Manifest, compatibility
@@ -217,14 +216,11 @@ def known_files(build: Path | None, manifest: Manifest | KBError | None) -> Know
     if not isinstance(manifest, Manifest) or SOURCES not in manifest.files:
         return None
     try:
-        data = {}
-        for name in (SOURCES, ARTICLES):
-            raw = (build / name).read_bytes()
-            if hashlib.sha256(raw).hexdigest() != manifest.files.get(name, {}).get("sha256"):
-                return None
-            data[name] = orjson.loads(raw)
-        return KnownFiles(data[SOURCES], {a["id"]: Article.from_dict(a) for a in data[ARTICLES]})
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        with CheckedReads(build, manifest) as files:
+            sources, articles = (orjson.loads(files.read(name)) for name in (SOURCES, ARTICLES))
+            files.verify()
+        return KnownFiles(sources, {a["id"]: Article.from_dict(a) for a in articles})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexCorrupt):
         return None
 
 

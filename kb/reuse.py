@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
+import os
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,14 +53,17 @@ class LiveBuild:
 
 
 def _checked(build: Path, manifest: Manifest, name: str) -> bytes:
-    with _Checked(build, manifest) as files:
+    with CheckedReads(build, manifest) as files:
         data = files.read(name)
         files.verify()
     return data
 
 
-class _Checked:
-    """A build's files read for reuse, each checked against the sha256 its manifest records. The checks run in a
+MAPPED_READ = 1 << 20  # a file at least this large is mapped for reading, not read
+
+
+class CheckedReads:
+    """A build's files read for reuse (a large one mapped), each checked against the sha256 its manifest records. The checks run in a
     second thread (hashlib lets go of the GIL) while this one parses what it read; `verify` waits for them and
     raises IndexCorrupt for the first file that differs."""
 
@@ -67,14 +72,18 @@ class _Checked:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="kb-check")
         self._pending: list[tuple[str, Future]] = []
 
-    def __enter__(self) -> "_Checked":
+    def __enter__(self) -> "CheckedReads":
         return self
 
     def __exit__(self, *exc) -> None:
         self._pool.shutdown(cancel_futures=True)
 
-    def read(self, name: str) -> bytes:
-        data = (self._build / name).read_bytes()
+    def read(self, name: str) -> bytes | memoryview:
+        with open(self._build / name, "rb") as f:
+            if os.fstat(f.fileno()).st_size < MAPPED_READ:
+                data = f.read()
+            else:  # the page cache's pages mapped in one call (MAP_POPULATE), not copied into new ones
+                data = memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ))
         if name in self._files:
             self._pending.append((name, self._pool.submit(lambda: hashlib.sha256(data).hexdigest())))
         return data
@@ -94,7 +103,7 @@ def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] 
     changed = changed_files(build, manifest)
     if changed:
         raise IndexCorrupt(f"{changed[0]} (changed since it was built); {REBUILD_HINT}")
-    with _Checked(build, manifest) as files:
+    with CheckedReads(build, manifest) as files:
         try:
             chunks, articles, related, identifiers, vectors, titles = _read_reused(build, files, articles)
         except (OSError, ValueError, KeyError, TypeError, EOFError, IndexCorrupt) as exc:
@@ -112,7 +121,7 @@ def read_live(build: Path, tokenizer_version: int, articles: dict[str, Article] 
                      read_spelling(build, manifest, len(chunks)) if same else None)
 
 
-def _read_reused(build: Path, files: _Checked, articles: dict[str, Article] | None) -> tuple:
+def _read_reused(build: Path, files: CheckedReads, articles: dict[str, Article] | None) -> tuple:
     """read_live's chunks, articles, related lists, identifier postings, vectors and title vectors."""
     table = orjson.loads(files.read(CHUNKS))
     fields = table["fields"]
