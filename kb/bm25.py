@@ -104,20 +104,23 @@ def _bm25_arrays(tc: TermCounts, k1: float, b: float) -> tuple[dict[str, int], d
     order = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
     rank = np.empty(len(names), dtype=np.int64)
     rank[order] = np.arange(len(names))
-    local = np.zeros(len(tc.words), dtype=np.int64)
+    local = np.zeros(len(tc.words), dtype=np.int32)
     local[used] = rank[: len(used)]
-    row_terms = local[tc.terms].astype(np.int32)
+    row_terms = local[tc.terms]
     # the matrix bm25s scores with: each row's words, an empty row's sentinel (tf 1, length 1) in its place
     ptr = tc.ptr if n else np.zeros(2, np.int64)
     lengths = lengths if n else np.zeros(1, np.int64)
-    ptr2 = ptr + np.concatenate([[0], np.cumsum(empty)])
-    nnz = int(ptr2[-1])
-    real = np.ones(nnz, dtype=bool)
-    real[ptr2[:-1][empty]] = False
-    terms = np.empty(nnz, dtype=np.int64)
-    terms[real], terms[~real] = row_terms, rank[-1] if empty.any() else 0
-    tf = np.ones(nnz, dtype=np.float32)
-    tf[real] = tc.counts
+    if empty.any():
+        ptr2 = ptr + np.concatenate([[0], np.cumsum(empty)])
+        nnz = int(ptr2[-1])
+        real = np.ones(nnz, dtype=bool)
+        real[ptr2[:-1][empty]] = False
+        terms = np.empty(nnz, dtype=np.int32)
+        terms[real], terms[~real] = row_terms, rank[-1]
+        tf = np.ones(nnz, dtype=np.float32)
+        tf[real] = tc.counts
+    else:  # every row has words (the usual case): the rows' own arrays
+        ptr2, terms, tf = ptr, row_terms, tc.counts.astype(np.float32)
     dl = np.where(empty, 1, lengths)
     n_bm25 = len(dl)
     df = np.bincount(terms, minlength=len(names))
@@ -126,10 +129,10 @@ def _bm25_arrays(tc: TermCounts, k1: float, b: float) -> tuple[dict[str, int], d
     norm = k1 * ((1 - b) + b * dl / dl.mean())
     scores = (idf[terms] * (tf / (np.repeat(norm, np.diff(ptr2)) + tf))).astype(np.float32)
     # CSR by row → CSC by word (scipy's conversion keeps each column's rows ascending, as bm25s sorts them)
-    csc = sp.csr_matrix((scores, terms.astype(np.int32), ptr2), shape=(n_bm25, len(names))).tocsc()
+    csc = sp.csr_matrix((scores, terms, ptr2), shape=(n_bm25, len(names))).tocsc()
     vocab = {names[i]: int(rank[i]) for i in range(len(names))}
     vocab[""] = len(names)  # bm25s's empty token (create_empty_token)
-    matrix = {"data": csc.data.astype(np.float32), "indices": csc.indices.astype(np.int32),
+    matrix = {"data": csc.data.astype(np.float32, copy=False), "indices": csc.indices.astype(np.int32, copy=False),
               "indptr": csc.indptr.astype(np.int64), "num_docs": n_bm25}
     return vocab, matrix, row_terms
 

@@ -318,3 +318,24 @@ def test_the_default_model_reads_at_most_its_token_budget_of_a_query(embedder):
     assert long_text.startswith(fit(long_text)) and len(fit(long_text)) > 10
     for short in ("充值未到账", "my deposit has not arrived after 3 hours"):
         assert fit(short) == short
+
+
+def test_bm25_scores_are_those_bm25s_computes_to_the_last_bit():
+    """kb.bm25 computes bm25s's index itself, vectorised, from word counts: its scores are bm25s's own (lucene),
+    with rows that have words and rows that have none (an empty row holds the sentinel word)."""
+    import random
+
+    import bm25s
+
+    from kb.bm25 import SENTINEL, LexicalIndex
+
+    rnd = random.Random(1)
+    words = [f"w{i}" for i in range(40)]
+    for shortest in (1, 0):  # every row has words; some rows have none
+        docs = [[rnd.choice(words) for _ in range(rnd.randint(shortest, 12))] for _ in range(60)]
+        ours = LexicalIndex.build(docs)
+        theirs = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+        theirs.index([d or [SENTINEL] for d in docs], show_progress=False)
+        for query in (["w1"], ["w2", "w3", "w2"], ["w39", "not-a-word"]):
+            known = [t for t in query if t in theirs.vocab_dict]
+            assert np.array_equal(ours.scores(query), np.asarray(theirs.get_scores(known), np.float32))
