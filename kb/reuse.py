@@ -62,10 +62,22 @@ def _checked(build: Path, manifest: Manifest, name: str) -> bytes:
 MAPPED_READ = 1 << 20  # a file at least this large is mapped for reading, not read
 
 
+def _mapped(f) -> memoryview | None:
+    """The file's pages in the page cache, mapped in one call (MAP_POPULATE where there is one) rather than copied
+    into new ones; None where the file system does not map (then it is read)."""
+    try:
+        return memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                                    prot=mmap.PROT_READ))
+    except (OSError, ValueError):
+        return None
+
+
 class CheckedReads:
-    """A build's files read for reuse (a large one mapped), each checked against the sha256 its manifest records. The checks run in a
+    """A build's files read for reuse, each checked against the sha256 its manifest records. The checks run in a
     second thread (hashlib lets go of the GIL) while this one parses what it read; `verify` waits for them and
-    raises IndexCorrupt for the first file that differs."""
+    raises IndexCorrupt for the first file that differs. A large file is mapped: kb never changes a build folder in
+    place, and one cut short by hand while a rebuild maps it stops the rebuilding process (SIGBUS), never the live
+    index."""
 
     def __init__(self, build: Path, manifest: Manifest):
         self._build, self._files = build, manifest.files
@@ -80,10 +92,9 @@ class CheckedReads:
 
     def read(self, name: str) -> bytes | memoryview:
         with open(self._build / name, "rb") as f:
-            if os.fstat(f.fileno()).st_size < MAPPED_READ:
+            data = _mapped(f) if os.fstat(f.fileno()).st_size >= MAPPED_READ else None
+            if data is None:
                 data = f.read()
-            else:  # the page cache's pages mapped in one call (MAP_POPULATE), not copied into new ones
-                data = memoryview(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED | mmap.MAP_POPULATE, prot=mmap.PROT_READ))
         if name in self._files:
             self._pending.append((name, self._pool.submit(lambda: hashlib.sha256(data).hexdigest())))
         return data
