@@ -54,7 +54,7 @@ class VectorIndex:
 
     def __init__(self, index: "faiss.Index | None", mapped: bool = False, flat: np.ndarray | None = None):
         self._faiss = index
-        self._flat = flat  # a new flat index's vectors, until it is searched (then the faiss index holds a copy)
+        self._flat = flat  # a new flat index's vectors (its faiss index made from them when first searched)
         self._hnsw = isinstance(index, faiss.IndexHNSW)
         self.mapped = mapped  # True: searches read the file's pages, which must not change while it is loaded
 
@@ -73,11 +73,11 @@ class VectorIndex:
 
     @property
     def _index(self) -> "faiss.Index":
-        if self._faiss is None:
+        if self._faiss is None:  # (two threads searching at once may both make it: the same index)
             index = faiss.IndexFlatIP(self._flat.shape[1])
             if len(self._flat):
                 index.add(self._flat)
-            self._faiss, self._flat = index, None
+            self._faiss = index
         return self._faiss
 
     @property
@@ -86,14 +86,14 @@ class VectorIndex:
 
     @property
     def dim(self) -> int:
-        return int(self._flat.shape[1] if self._faiss is None else self._faiss.d)
+        return int(self._faiss.d if self._flat is None else self._flat.shape[1])
 
     def count(self) -> int:
-        return int(len(self._flat) if self._faiss is None else self._faiss.ntotal)
+        return int(self._faiss.ntotal if self._flat is None else len(self._flat))
 
     def vectors(self) -> np.ndarray:
         """All stored vectors, in id order (used to reuse unchanged articles' embeddings)."""
-        if self._faiss is None:
+        if self._flat is not None:
             return self._flat.copy()
         if self.count() == 0:
             return np.zeros((0, self.dim), np.float32)
@@ -125,7 +125,7 @@ class VectorIndex:
         failed: list[OSError] = []
 
         with open(Path(directory) / self.FILE, "wb") as f:
-            if self._faiss is None:  # faiss's own file of an IndexFlatIP of these vectors, without making one
+            if self._flat is not None:  # faiss's own file of an IndexFlatIP of these vectors, without making one
                 f.write(_flat_header(self.dim, self.count()))
                 f.write(memoryview(self._flat.reshape(-1)).cast("B"))
                 return

@@ -62,8 +62,9 @@ def build_memory() -> Iterator[None]:
     """A build's memory policy, while it runs: fewer collections (above), and glibc keeps the memory the build
     frees for its next arrays (up to 1 GiB, and arrays up to 32 MiB from the heap) instead of giving it back at
     once. A build makes a few hundred MB of arrays, one after another; taking each fresh from the system cost
-    67,000 page faults and 0.6 s of system time in a rebuild after one edit at 10,000 articles. Afterwards glibc's
-    defaults are back and the free memory is given back."""
+    67,000 page faults and 0.6 s of system time in a rebuild after one edit at 10,000 articles. Afterwards the trim
+    threshold and top pad are glibc's defaults again and the free memory is given back; blocks up to 32 MiB stay
+    in the heap (where glibc's own sliding threshold goes once such blocks are freed)."""
     libc = _glibc()
     if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest
