@@ -246,10 +246,11 @@ class LexicalIndex:
         ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
         return float(sum(self._best[i] for i in ids if i < len(self._best)))
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path, counts: bool = True) -> None:
+        """`counts` False: without the words' counts (the public chunks' index: a rebuild reads every chunk's)."""
         self._bm25.save(str(directory), show_progress=False)
         rows = {} if self.ids is None else {"ids": self.ids}
-        if self._counts is not None:
+        if counts and self._counts is not None:
             rows["counts"] = self._counts
         np.savez(Path(directory) / self.DOC_TERMS, ptr=self._terms_ptr, terms=self._terms, **rows)
         (Path(directory) / "lexical.json").write_text(json.dumps({"n_docs": self.n_docs, "size": self.size}))

@@ -232,7 +232,7 @@ def _write_folder(tmp: Path, final: Path, files: BuildFiles, fault) -> Path:
             put(SOURCES, files.sources)
         if files.public is not None:
             (tmp / PUBLIC / LEXICAL).mkdir(parents=True)
-            save(files.public.lexical.save, tmp / PUBLIC / LEXICAL)
+            save(files.public.lexical.save, tmp / PUBLIC / LEXICAL, False)  # its counts: those of every chunk
             put(PUBLIC + "/" + IDENTIFIERS, files.public.identifiers.to_dict())
             put(PUBLIC + "/" + WORDS, files.public.words)
         if not _link(files.same_as.get(TITLES), tmp / TITLES, described):
