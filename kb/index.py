@@ -21,7 +21,8 @@ HNSW_EF_SEARCH = 128
 # read into memory, where a file changed or truncated on disk after loading cannot reach a mapped read (SIGBUS).
 MAP_MIN_BYTES = 64 * 2**20
 # A saved IndexFlatIP: this tag, its dimension (int32) and count (int64), ..., and last its vectors, their number
-# of floats (uint64) just before them (WRITEXBVECTOR in faiss/impl/index_write.cpp)
+# of floats (uint64) just before them (WRITEXBVECTOR in faiss/impl/index_write.cpp). _flat_header makes all that
+# comes before the vectors; reading, stored_vectors checks a file's against it.
 _FLAT_IP = b"IxFI"
 
 
@@ -120,17 +121,15 @@ class VectorIndex:
         return [s[m] for s, m in zip(scores, keep)], [i[m] for i, m in zip(ids, keep)]
 
     def save(self, directory: str | Path) -> None:
-        # Written by Python, a megabyte at a time (not a copy of the whole index first), so that a full disk is an
-        # OSError (ENOSPC), not a bare RuntimeError.
-        failed: list[OSError] = []
-
+        # Written by Python, so that a full disk is an OSError (ENOSPC), not a bare RuntimeError.
         with open(Path(directory) / self.FILE, "wb") as f:
             if self._flat is not None:  # faiss's own file of an IndexFlatIP of these vectors, without making one
                 f.write(_flat_header(self.dim, self.count()))
                 f.write(memoryview(self._flat.reshape(-1)).cast("B"))
                 return
+            failed: list[OSError] = []
 
-            def write(block: bytes) -> None:
+            def write(block: bytes) -> None:  # a megabyte at a time, not a copy of the whole index first
                 try:
                     f.write(block)
                 except OSError as exc:
@@ -159,9 +158,8 @@ class VectorIndex:
         viewed where they are rather than copied twice (into an index, then out of it); any other is loaded."""
         if data[:4] == _FLAT_IP and len(data) >= 16:
             dim, count = struct.unpack_from("<iq", data, 4)
-            size = dim * count * 4
-            start = len(data) - size
-            if dim > 0 and count >= 0 and start >= 8 and struct.unpack_from("<Q", data, start - 8)[0] == dim * count:
+            start = len(data) - dim * count * 4
+            if dim > 0 and count >= 0 and start > 0 and data[:start] == _flat_header(dim, count):
                 return np.frombuffer(data, np.float32, dim * count, start).reshape(count, dim)
         return cls.from_bytes(data, path).vectors()
 
