@@ -43,7 +43,7 @@ from .reuse import (STATISTICS, CheckedReads, LiveBuild, identifier_postings, ke
 from .links import check_links
 from .manifest import Manifest, compatibility
 from .memory import build_memory
-from .store import (ARTICLES, DISK_FULL, SOURCES, TITLES, BuildFiles, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
+from .store import (ARTICLES, DISK_FULL, SOURCES, TITLES, BuildFiles, Page, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
                     prune_builds, publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens,
                     write_build, write_failure, write_progress)
 
@@ -145,21 +145,64 @@ class Plan:
     up_to_date: bool
     glossary: Glossary = EMPTY_GLOSSARY
     known: KnownFiles | None = None  # what the live build read of the articles folder
+    warm: Warm | None = None  # the live build in this process's memory (it published it): nothing of it is read
+
+
+@dataclass
+class Warm:
+    """What a process that builds again and again (kb build --watch) keeps of the last build it published: the model,
+    and that build as a rebuild reads it. A rebuild after an edit then reads nothing of the live build back from
+    disk; only while that build is still the live one (another process may have published since)."""
+
+    model: Embedder | None = None
+    live: LiveBuild | None = None
+    known: KnownFiles | None = None
+    pages: dict[str, Page] = field(default_factory=dict)
+    outlines: dict = field(default_factory=dict)
+    snapshot: Snapshot | None = None  # as the golden queries search it (None: read when they run)
+
+    def of(self, live: Path | None) -> Warm | None:
+        """Itself if it holds the build `live` (the live build folder), else None."""
+        return self if live is not None and self.live is not None and self.live.path == live else None
+
+    def keep(self, files: BuildFiles, new: Snapshot, model: LazyEmbedder) -> None:
+        """The build just published (`new`, in memory), as read_live, known_files, read_pages, read_outlines and the
+        golden queries would read it."""
+        path = new.path
+        articles = {a.id: a for a in files.articles}
+        self.model = model.get() if model.loaded else self.model
+        self.live = LiveBuild(path, files.manifest, articles, files.chunks, files.vectors.vectors(copy=False), files.titles,
+                              files.listings.get("related", {}), files.identifiers, files.lexical.term_counts(),
+                              files.spelling)
+        # (through JSON, as sources.json gives it back: a file's stat is a list there)
+        self.known = KnownFiles(orjson.loads(orjson.dumps(files.sources)), articles) if files.sources is not None else None
+        self.pages, self.outlines, self.snapshot = files.pages, files.outlines or {}, new
+
+    def read(self, live: Path, manifest: Manifest) -> None:
+        """The live build, read from disk as a rebuild reads it (a watch's first build found nothing to do)."""
+        known = known_files(live, manifest)
+        try:
+            self.live = read_live(live, TOKENIZER_VERSION, known.articles if known is not None else None)
+        except KBError:  # the next rebuild reads it itself, and says why it cannot reuse it
+            return
+        self.known, self.pages, self.outlines, self.snapshot = known, read_pages(live), read_outlines(live), None
 
 
 def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, loaded: LoadResult | None = None,
-         glossary: Glossary | None = None) -> Plan:
+         glossary: Glossary | None = None, warm: Warm | None = None) -> Plan:
     """Load and validate the articles and the glossary, link-check them, and compare them with the live build's
-    manifest. `glossary` given: used as it is (the eval harness's), else read from the articles folder."""
+    manifest. `glossary` given: used as it is (the eval harness's), else read from the articles folder. `warm`: the
+    last build this process published, used instead of reading the live build when it is that one."""
     knowledge_base = loaded is None
     live = current_build(settings.index_dir)
-    live_manifest = _read_manifest(live)
-    known = None if full or loaded is not None else known_files(live, live_manifest)
+    warm = warm.of(live) if warm is not None else None
+    live_manifest = warm.live.manifest if warm else _read_manifest(live)
+    known = None if full or loaded is not None else warm.known if warm else known_files(live, live_manifest)
     loaded = loaded or load_articles(settings.articles_dir, known)
     outlines: dict = {}
     warnings = list(loaded.warnings)
     if knowledge_base:
-        outlines = read_outlines(live)
+        outlines = warm.outlines if warm else read_outlines(live)
         warnings += check_links(loaded.articles, outlines)
     glossary_errors: list[ArticleError] = []
     if glossary is None:
@@ -197,7 +240,7 @@ def plan(settings: Settings, *, full: bool = False, skip_invalid: bool = False, 
         live_glossary = read_glossary(live)
         up_to_date = live_glossary is not None and live_glossary.to_dict() == glossary.to_dict()
     return Plan(loaded, articles, knowledge_base, outlines, live, manifest, changes, reuse, reason, up_to_date, glossary,
-                known)
+                known, warm)
 
 
 def _read_manifest(build: Path | None) -> Manifest | KBError | None:
@@ -255,7 +298,8 @@ def _reused(p: Plan) -> _Reused:
     if not p.reuse or p.live is None:
         return out
     try:
-        out.live = live = read_live(p.live, TOKENIZER_VERSION, p.known.articles if p.known is not None else None)
+        out.live = live = p.warm.live if p.warm else \
+            read_live(p.live, TOKENIZER_VERSION, p.known.articles if p.known is not None else None)
     except KBError as exc:  # the manifest reads but the build does not load: build everything anew
         p.reuse.clear()
         p.live_manifest, p.reason = None, f"previous index unusable: {exc}"
@@ -363,7 +407,8 @@ def assemble(settings: Settings, p: Plan, model: LazyEmbedder, report: BuildRepo
     base = BuildFiles(
         manifest=_manifest(settings, p, name, dim, chunks, "flat", start, partial=True), articles=p.articles,
         chunks=chunks, vectors=None, lexical=LexicalIndex.from_counts(words), titles=None,
-        pages=make_pages(p.articles, chunks, read_pages(p.live) if p.reuse else None, p.reuse),
+        pages=make_pages(p.articles, chunks, (p.warm.pages if p.warm else read_pages(p.live)) if p.reuse else None,
+                         p.reuse),
         listings={**make_listings(p.articles, p.loaded.categories), "related": {}},
         outlines=({a.fingerprint: p.outlines[a.fingerprint] for a in p.loaded.articles if a.fingerprint in p.outlines}
                   if p.knowledge_base else None),
@@ -481,6 +526,8 @@ def _live_for_gate(p: Plan, embedder: Embedder) -> Snapshot | None:
     """The live build as the golden queries search it, if the model can."""
     if p.live is None:
         return None
+    if p.warm is not None and p.warm.snapshot is not None:
+        return p.warm.snapshot
     try:
         live = load_snapshot(p.live, embedder.name, embedder.dim, for_reuse=True)
     except KBError:
@@ -511,18 +558,20 @@ def build_index(
     force: bool = False,
     strict: bool = False,
     glossary: Glossary | None = None,
+    warm: Warm | None = None,
 ) -> BuildReport:
     """Build the index from settings.articles_dir into settings.index_dir.
 
     Invalid articles stop the build (all of them reported) unless skip_invalid; the live index is
     only replaced, atomically, once the new build is complete on disk and has passed the gate. `loaded`
     gives the articles directly (the eval harness builds from a corpus.jsonl) instead of reading
-    settings.articles_dir. `check_only` builds and checks but never publishes."""
+    settings.articles_dir. `check_only` builds and checks but never publishes. `warm` (kb build --watch): its model
+    is used, and it takes the build this call publishes, for the next call to rebuild from without reading it."""
     start = time.perf_counter()
     set_threads(settings.threads)
     report = BuildReport()
     with build_lock(settings.index_dir), build_memory():
-        p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary)
+        p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary, warm=warm)
         report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
         report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
         report.unchanged, report.reembedded = len(p.reuse), len(p.articles) - len(p.reuse)
@@ -532,13 +581,15 @@ def build_index(
                 raise BuildError(_strict_failure(report) + ": nothing published",
                                  errors=report.warnings + report.skipped_invalid)
             report.chunks, report.reason = p.live_manifest.counts["chunks"], ""
+            if warm is not None and p.warm is None:
+                warm.read(p.live, p.live_manifest)
             prune_builds(settings.index_dir, settings.keep_builds)  # leftovers of builds that never published
         elif dry_run:
             report.reason = "dry run, nothing written"
         else:
             try:
-                _build_and_publish(settings, p, report, embedder, progress, check_only=check_only, force=force,
-                                   strict=strict)
+                _build_and_publish(settings, p, report, embedder or (warm.model if warm else None), progress,
+                                   check_only=check_only, force=force, strict=strict, warm=warm)
             except OSError as exc:
                 if exc.errno not in DISK_FULL:
                     raise
@@ -548,7 +599,8 @@ def build_index(
 
 
 def _build_and_publish(settings: Settings, p: Plan, report: BuildReport, embedder: Embedder | None,
-                       progress: Callable[[int, int], None] | None, *, check_only: bool, force: bool, strict: bool) -> None:
+                       progress: Callable[[int, int], None] | None, *, check_only: bool, force: bool, strict: bool,
+                       warm: Warm | None = None) -> None:
     """Stages 2 to 6, under the build lock. Folders no published build owns are deleted first (their space
     may be what this build needs)."""
     prune_builds(settings.index_dir, settings.keep_builds)
@@ -594,5 +646,7 @@ def _build_and_publish(settings: Settings, p: Plan, report: BuildReport, embedde
             shutil.rmtree(new.path, ignore_errors=True)
         raise
     fault_point(settings, "after-publish")
+    if warm is not None:
+        warm.keep(files, new, model)
     prune_builds(settings.index_dir, settings.keep_builds)
     report.published, report.build_dir = True, str(new.path)

@@ -92,10 +92,15 @@ class VectorIndex:
     def count(self) -> int:
         return int(self._faiss.ntotal if self._flat is None else len(self._flat))
 
-    def vectors(self) -> np.ndarray:
-        """All stored vectors, in id order (used to reuse unchanged articles' embeddings)."""
+    def vectors(self, copy: bool = True) -> np.ndarray:
+        """All stored vectors, in id order (used to reuse unchanged articles' embeddings); `copy` False: a new flat
+        index's own array, read-only, where it has one."""
         if self._flat is not None:
-            return self._flat.copy()
+            if copy:
+                return self._flat.copy()
+            view = self._flat.view()
+            view.flags.writeable = False
+            return view
         if self.count() == 0:
             return np.zeros((0, self.dim), np.float32)
         return self._index.reconstruct_n(0, self.count())

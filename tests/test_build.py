@@ -354,3 +354,63 @@ def test_loads_and_builds_that_overlap_put_the_collector_back_as_the_first_found
         assert a_out.is_set() and seen == [10_000] and gc.get_threshold() == (900, 11, 12)
     finally:
         gc.set_threshold(*before)
+
+
+def _build_files(settings) -> dict:
+    """Each file of the live build and its sha256 (the manifest: its JSON, less when and how fast it was made)."""
+    import hashlib
+
+    build = current_build(settings.index_dir)
+    out = {p.relative_to(build).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+           for p in sorted(build.rglob("*")) if p.is_file() and p.name not in ("manifest.json", "sources.json")}
+    manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    for varies in ("built_at", "build_seconds"):
+        manifest.pop(varies)
+    manifest["files"].pop("sources.json")  # a file edited the moment before is not recorded: when, decides
+    sources = json.loads((build / "sources.json").read_text(encoding="utf-8"))
+    return {**out, "manifest": manifest, "sources": {k: v for k, v in sources.items() if k != "files"}}
+
+
+def test_a_watching_builder_rebuilds_from_memory_what_a_rebuild_from_disk_makes(kb_dir, tmp_path, embedder, monkeypatch):
+    """kb build --watch keeps the build it published (kb.build.Warm): its next rebuild reads nothing of the live build
+    back from disk, and writes, file for file, what kb build writes after the same edits."""
+    import kb.build as build_module
+    from kb.build import Warm
+    from kb.config import Settings
+
+    cold = Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": str(tmp_path / "cold")})
+    hot = Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": str(tmp_path / "hot")})
+    warm = Warm(model=embedder)  # as kb build --watch loads it, once
+
+    def both(**kw):
+        reports = [build_index(cold, embedder=embedder, **kw)]
+        with monkeypatch.context() as m:
+            if warm.live is not None:  # from the second build on, reading the live build is an error
+                for name in ("read_live", "known_files", "read_pages", "read_outlines", "load_snapshot"):
+                    m.setattr(build_module, name, lambda *a, _name=name, **k: pytest.fail(f"{_name} read the live build"))
+            reports.append(build_index(hot, warm=warm, **kw))
+        assert _build_files(hot) == _build_files(cold)
+        return reports
+
+    first = both()
+    assert all(r.published and r.full for r in first) and warm.model is embedder
+    edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
+    (kb_dir / "withdrawal-pending-review-zh.md").unlink()
+    second = both(force=True)  # (deleting a golden query's article needs --force)
+    assert all(r.published and not r.full and r.changes["edited"] == ["lost-2fa-en"] for r in second)
+    assert second[0].chunks_embedded == second[1].chunks_embedded > 0
+    assert [r.golden.passed for r in second] == [second[0].golden.passed] * 2
+    edit(kb_dir / "deposit-not-credited-en.md", "title: My deposit has not arrived", "title: My deposit is missing")
+    third = both(force=True)
+    assert all(r.published and r.changes["edited"] == ["deposit-not-credited-en"] for r in third)
+    assert not any(r.published for r in both())  # up to date
+
+    # another process publishes: the kept build is not the live one any more, and is not used
+    edit(kb_dir / "lost-2fa-en.md", "2 to 4 business days", "3 to 5 business days")
+    build_index(hot, embedder=embedder, force=True)
+    assert warm.of(current_build(hot.index_dir)) is None
+    reads = []
+    monkeypatch.setattr(build_module, "read_live", lambda *a, _f=build_module.read_live, **k: reads.append(a) or _f(*a, **k))
+    edit(kb_dir / "lost-2fa-en.md", "3 to 5 business days", "4 to 6 business days")
+    assert build_index(hot, warm=warm, force=True).published and len(reads) == 1
+    assert warm.of(current_build(hot.index_dir)) is warm
