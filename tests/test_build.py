@@ -414,3 +414,61 @@ def test_a_watching_builder_rebuilds_from_memory_what_a_rebuild_from_disk_makes(
     edit(kb_dir / "lost-2fa-en.md", "3 to 5 business days", "4 to 6 business days")
     assert build_index(hot, warm=warm, force=True).published and len(reads) == 1
     assert warm.of(current_build(hot.index_dir)) is warm
+
+
+def test_kb_build_watch_builds_after_each_change_and_goes_on_after_a_broken_article(built, kb_dir, embedder, capsys):
+    """kb build --watch: an edit is published by the next build, made from the build in memory; an invalid article
+    is reported and publishes nothing, and the build after its fix goes on; setting `stop` ends the watch."""
+    import threading
+
+    from kb.build import Warm
+    from kb.commands import build as command
+
+    args = command.parser().parse_args(["--quiet", "--force"])
+    warm = Warm(model=embedder)
+    statuses: list[int] = []
+    built_once = threading.Condition()
+
+    def rebuild() -> int:
+        status = command.build_once(built, args, warm)
+        with built_once:
+            statuses.append(status)
+            built_once.notify_all()
+        return status
+
+    def next_build(after: int) -> int:
+        with built_once:
+            assert built_once.wait_for(lambda: len(statuses) > after, timeout=60), "no build after the change"
+            return statuses[after]
+
+    assert command.build_once(built, args, warm) == 0  # what main does first (up to date: read into memory)
+    first = current_build(built.index_dir)
+    assert warm.of(first) is warm
+    stop, ready = threading.Event(), threading.Event()
+    watcher = threading.Thread(target=command.watch, args=(str(kb_dir), rebuild, stop, ready.set, [built.index_dir]))
+    watcher.start()
+    try:
+        assert ready.wait(30), "the folder was never watched"
+        edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
+        assert next_build(0) == 0
+        second = current_build(built.index_dir)
+        assert second != first and warm.of(second) is warm
+        assert any("2 to 4 business days" in c.text for c in load_current(built.index_dir).chunks)
+
+        count = len(statuses)  # (before the change: its build may be over before the next line)
+        (kb_dir / "broken-en.md").write_text("---\ntitle: No id\nlocale: en\n---\n\nBody.\n", encoding="utf-8")
+        assert next_build(count) == 1
+        assert current_build(built.index_dir) == second  # the live index as it was
+        assert "broken-en.md" in capsys.readouterr().err
+
+        count = len(statuses)
+        (kb_dir / "broken-en.md").unlink()
+        assert next_build(count) == 0 and current_build(built.index_dir) == second  # fixed: up to date again
+        count = len(statuses)
+        edit(kb_dir / "lost-2fa-en.md", "2 to 4 business days", "3 to 5 business days")
+        assert next_build(count) == 0 and warm.of(current_build(built.index_dir)) is warm
+        assert any("3 to 5 business days" in c.text for c in load_current(built.index_dir).chunks)
+    finally:
+        stop.set()
+        watcher.join(10)
+    assert not watcher.is_alive()

@@ -3,23 +3,30 @@
 --publish-to URL then uploads the live build to a PostgreSQL database (its tables made or migrated first, as the
 app does), where replicas (KB_INDEX_SOURCE=URL) fetch it.
 
+--watch then keeps watching the articles folder and builds again after every change, with the model loaded and the
+build it published in memory: a rebuild after one edited article reads nothing back from disk (1.2-1.9 s at 10,000
+articles). A change that does not build (an invalid article, a golden-query regression) is reported and the live
+index stays as it was; the next change is built again. Ctrl-C stops it.
+
 Exit status: 0 built or already up to date (and published), 1 invalid articles, build refused or upload failed,
-2 bad usage."""
+2 bad usage; with --watch, 0 when stopped, 1 when the model does not load."""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import threading
+from typing import Callable
 
 from tqdm import tqdm
 
-from kb.build import build_index
+from kb.build import Warm, build_index
 from kb.config import Settings
 from kb.errors import BuildError, KBError
 from kb.store import current_build
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     defaults = Settings.from_env()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--articles", default=None, help=f"articles folder (default {defaults.articles_dir})")
@@ -37,14 +44,70 @@ def main(argv: list[str] | None = None) -> int:
                    help="then upload the live build to this PostgreSQL database (postgresql://user@host/db, e.g. "
                         "$KB_DATABASE_URL) for replicas (KB_INDEX_SOURCE) to fetch; the live build stays published "
                         "here if the upload fails (exit status 1)")
+    p.add_argument("--watch", action="store_true",
+                   help="then watch the articles folder and build again after every change (Ctrl-C stops)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; only the summary and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="list every new, edited and deleted article")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     if args.publish_to is not None and (args.dry_run or args.check):
         p.error("--publish-to uploads the published build: not with --dry-run or --check")
+    if args.watch and (args.dry_run or args.check):
+        p.error("--watch publishes each build: not with --dry-run or --check")
     logging.basicConfig(level=logging.WARNING)
 
     settings = Settings.from_env(articles_dir=args.articles, index_dir=args.index, model=args.model)
+    if not args.watch:
+        return build_once(settings, args)
+    warm = Warm()
+    try:
+        from kb.embed import load_embedder
+
+        warm.model = load_embedder(settings.model, settings.threads)  # once, before the first change
+    except KBError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 1
+    build_once(settings, args, warm)
+    args.full = False  # (--full: the first build only)
+    return watch(settings.articles_dir, lambda: build_once(settings, args, warm),
+                 ignore=[settings.index_dir, settings.embedding_cache_dir])
+
+
+def watch(folder: str, rebuild: Callable[[], int], stop: threading.Event | None = None,
+          ready: Callable[[], None] | None = None, ignore: list = ()) -> int:
+    """Call `rebuild` after each change below `folder` (changes close together: once), until Ctrl-C or `stop` is set.
+    Editors' swap and backup files are not changes, nor is anything below a folder of `ignore` (an index folder kept
+    inside the articles folder). `ready`: called once the folder is watched (a change made before is not seen)."""
+    from pathlib import Path
+
+    from watchfiles import DefaultFilter, watch as changes_below
+
+    skipped = tuple(str(Path(d).resolve()) + "/" for d in ignore if d)
+    editors = DefaultFilter()
+
+    def wanted(change, path: str) -> bool:
+        return editors(change, path) and not path.startswith(skipped)
+
+    watching = False
+    for changes in changes_below(Path(folder).resolve(), watch_filter=wanted, step=50, rust_timeout=500, yield_on_timeout=True,
+                                 stop_event=stop, raise_interrupt=False):
+        if not watching:  # the first wake-up, changes or not: the watcher is in place
+            watching = True
+            print(f"watching {folder} for changes (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            if ready is not None:
+                ready()
+        if changes:
+            print(f"{len(changes)} change(s) in {folder}: building", file=sys.stderr, flush=True)
+            rebuild()
+    return 0
+
+
+def build_once(settings: Settings, args: argparse.Namespace, warm: Warm | None = None) -> int:
+    """One build as the flags ask, its report printed; the exit status."""
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -57,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = build_index(settings, full=args.full, skip_invalid=args.skip_invalid, dry_run=args.dry_run,
-                             check_only=args.check, force=args.force, strict=args.strict, progress=progress)
+                             check_only=args.check, force=args.force, strict=args.strict, progress=progress, warm=warm)
     except BuildError as exc:
         for err in exc.errors:
             print(f"error: {err}", file=sys.stderr)
