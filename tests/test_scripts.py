@@ -95,6 +95,8 @@ def test_bench_prints_every_figure_and_reuses_its_index(tmp_path):
     figures = json.loads(first.stdout)
     assert figures["build"]["articles"] == 6 and not figures["build"]["reused"] and figures["build"]["index_type"] == "flat"
     assert figures["incremental_rebuild"]["reembedded_articles"] == 1
+    watched = figures["watched_rebuild"]  # the same edit, by kb build --watch's builder
+    assert len(watched["runs"]) == 3 and watched["seconds"] in watched["runs"] and watched["chunks_embedded"] >= 1
     assert figures["cold_start_s"] > 0 and figures["server_memory"]["pss_mb_total"] > 0
     cpu = figures["query_cpu"]
     assert {"dev queries", "500-char han", "500-char latin"} <= set(cpu) and all(c["max_ms"] > 0 for c in cpu.values())

@@ -26,6 +26,7 @@ from pathlib import Path
 from kb.config import PROJECT_ROOT as ROOT  # dev data lives in the checkout
 
 DEV_QUERIES = ROOT / "tests" / "data" / "queries.jsonl"  # 259 queries as users type them, zh/en/ko/ja
+WATCH_EDITS = 3  # edits rebuilt by the builder that kb build --watch runs (the figure: their median)
 
 
 def free_port() -> int:
@@ -330,7 +331,7 @@ def timed_build(settings, **kw) -> tuple[float, object]:
 # Issue 17's goals for 10,000 articles with the default model, warm, over HTTP: (figure, limit, "max"/"min", unit).
 GOALS = {
     "cold_start_s": ("cold start (process start → first answered search)", 3.0, "max", "s"),
-    "incremental_rebuild_s": ("incremental rebuild after one edited article", 2.0, "max", "s"),
+    "incremental_rebuild_s": ("incremental rebuild after one edit (kb build --watch)", 2.0, "max", "s"),
     "second_full_build_s": ("second full build (passage-vector cache)", 120.0, "max", "s"),
     "uncached_p50_ms": ("new (uncached) queries, 1 client, p50", 15.0, "max", "ms"),
     "uncached_p99_ms": ("new (uncached) queries, 1 client, p99", 50.0, "max", "ms"),
@@ -345,7 +346,7 @@ def goal_rows(figures: dict) -> list[dict]:
     search8 = next((s for s in figures["search"] if s["clients"] == 8), None)
     values = {
         "cold_start_s": figures["cold_start_s"],
-        "incremental_rebuild_s": figures["incremental_rebuild"]["seconds"],
+        "incremental_rebuild_s": figures["watched_rebuild"]["seconds"],
         "second_full_build_s": figures["second_build"]["seconds"],
         "uncached_p50_ms": figures["search_uncached"]["p50_ms"],
         "uncached_p99_ms": figures["search_uncached"]["p99_ms"],
@@ -472,17 +473,32 @@ def main(argv: list[str] | None = None) -> int:
                                "vectors_from_cache": again.vectors_from_cache, "chunks_embedded": again.chunks_embedded,
                                "model_loaded": again.model_loaded}
 
-    # incremental rebuild after one edited article (then put it back)
+    # incremental rebuild after one edited article (then put it back): by kb build, which reads the live build, and
+    # (median of WATCH_EDITS) by a builder that keeps it in memory with the model loaded, as kb build --watch does
     edited = sorted(articles.rglob("*.md"))[0]
     original = edited.read_text(encoding="utf-8")
-    edited.write_text(original + "\n\nOne more sentence, added by the benchmark.\n", encoding="utf-8")
-    try:
-        inc_seconds, inc = timed_build(settings, force=True)
-    finally:
-        edited.write_text(original, encoding="utf-8")
-    timed_build(settings, force=True)
+
+    def after_edit(n: int, **kw) -> tuple[float, object]:
+        edited.write_text(original + f"\n\nOne more sentence, added by the benchmark ({n}).\n", encoding="utf-8")
+        try:
+            return timed_build(settings, force=True, **kw)
+        finally:
+            edited.write_text(original, encoding="utf-8")
+            timed_build(settings, force=True, **kw)
+
+    inc_seconds, inc = after_edit(0)
+    from kb.build import Warm
+    from kb.embed import load_embedder
+
+    warm = Warm(model=load_embedder(settings.model, settings.threads))
+    timed_build(settings, warm=warm)  # up to date: what a watch's first build reads of the live build
+    watched = [after_edit(n, warm=warm) for n in range(1, WATCH_EDITS + 1)]
+    del warm
     figures["incremental_rebuild"] = {"seconds": round(inc_seconds, 2), "reembedded_articles": inc.reembedded,
                                       "chunks_embedded": inc.chunks_embedded}
+    figures["watched_rebuild"] = {"seconds": round(statistics.median(t for t, _ in watched), 2),
+                                  "runs": [round(t, 2) for t, _ in watched],
+                                  "chunks_embedded": watched[-1][1].chunks_embedded}
 
     queries = load_queries(args.queries)
     figures["query_cpu"] = query_cost(settings, queries, max(1, args.cpu_queries))
@@ -551,8 +567,10 @@ def print_figures(figures: dict, args) -> None:
         a = figures["ann_recall"]
         print(f"HNSW vs exact search: recall@10 {a['recall_at_10']} over {a['queries']} queries; "
               f"{a['hnsw_ms']} ms vs {a['flat_ms']} ms per query (vector search alone)")
-    inc = figures["incremental_rebuild"]
-    print(f"incremental rebuild after one edited article: {inc['seconds']} s ({inc['chunks_embedded']} chunks re-embedded)")
+    inc, hot = figures["incremental_rebuild"], figures["watched_rebuild"]
+    print(f"incremental rebuild after one edited article: {inc['seconds']} s by kb build, reading the live build "
+          f"({inc['chunks_embedded']} chunks re-embedded); {hot['seconds']} s by kb build --watch, the build and the model "
+          f"in memory (median of {', '.join(map(str, hot['runs']))} s)")
     print(f"cold start (process start → first answered search): {figures['cold_start_s']} s")
     for name, c in figures["query_cpu"].items():
         print(f"CPU per search, {name} ({c['queries']}, in process, uncached): p50 {c['p50_ms']} ms, max {c['max_ms']} ms")
