@@ -570,7 +570,7 @@ def build_index(
     start = time.perf_counter()
     set_threads(settings.threads)
     report = BuildReport()
-    with build_lock(settings.index_dir), build_memory():
+    with build_lock(settings.index_dir), build_memory(keep=warm is not None):
         p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary, warm=warm)
         report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
         report.articles, report.removed = len(p.articles), len(p.changes["deleted"])
