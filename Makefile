@@ -35,9 +35,10 @@ build: install
 serve: install
 	$(BIN)/kb serve
 
-# Serve at once: a missing or stale index is built beside the server (kb serve --build)
+# Serve at once: a missing or stale index is built beside the server (kb serve --build), then every
+# edit to the articles folder (--watch: kb build --watch beside it)
 run: install
-	$(BIN)/kb serve --build
+	$(BIN)/kb serve --build --watch
 
 test: install-dev
 	$(BIN)/python -m pytest

@@ -159,3 +159,57 @@ def test_kb_serve_build_serves_a_new_machine_before_the_vectors_are_done(kb_dir,
                 os.kill(build_pid, signal.SIGKILL)  # paused by the fault point; the server's exit ends it too
             except ProcessLookupError:
                 pass
+
+
+def test_kb_serve_watch_serves_an_edit_seconds_after_it_is_saved(kb_dir, tmp_path):
+    """`make run` (kb serve --build --watch): after the first build, a builder watches the articles folder; an article
+    saved there is served without a restart, and stopping the server stops the builder."""
+    port = free_port()
+    env = {**os.environ, "KB_ARTICLES_DIR": str(kb_dir), "KB_INDEX_DIR": str(tmp_path / "index"),
+           "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN, "KB_RATE_LIMITS": "off",
+           "KB_RELOAD_INTERVAL": "0.2"}
+    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--watch", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []  # the server's output and its builders' (they share it)
+    reader = threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True)
+    reader.start()
+
+    def page() -> str:
+        assert server.poll() is None, "".join(lines)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/articles/lost-2fa-en", timeout=10) as r:
+                return r.read().decode()
+        except OSError:
+            return ""
+
+    def builders() -> set[int]:
+        found = set()
+        for task in Path(f"/proc/{server.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                try:
+                    if b"--watch" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        found.add(int(pid))
+                except OSError:  # (the first build's process, ended since)
+                    pass
+        return found
+
+    watcher: set[int] = set()
+    try:
+        wait_for(lambda: "business days" in page(), 120, "the first build's page")
+        wait_for(lambda: any(line.startswith("watching ") for line in list(lines)), 60, "the builder to watch")
+        watcher = builders()
+        assert len(watcher) == 1
+        edited = kb_dir / "lost-2fa-en.md"
+        edited.write_text(edited.read_text(encoding="utf-8") + "\n\nOne more, a sentence saved by the writer.\n",
+                          encoding="utf-8")
+        wait_for(lambda: "a sentence saved by the writer" in page(), 60, "the edit served")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in watcher), 20, "the builder to stop")
+    reader.join(10)  # (the output ends when the builder's copy of it is closed too)
+    server.stdout.close()

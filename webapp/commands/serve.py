@@ -14,6 +14,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 
 from kb.errors import KBError
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="build the index too, if it is missing or stale (make run): with none yet, serving starts as soon "
                         "as the build has published its words (searched by BM25 while the vectors are computed, "
                         "/healthz and the search page say how far it is); a stale one is served while it is rebuilt")
+    p.add_argument("--watch", action="store_true",
+                   help="--build, then a builder that watches the articles folder (kb build --watch): an edit is served "
+                        "within seconds of being saved (make run)")
     args = p.parse_args(argv)
     if args.workers < 1 or args.threads < 1:
         p.error("--workers and --threads must be at least 1")
@@ -114,18 +118,45 @@ def main(argv: list[str] | None = None) -> int:
     from kb.lexical import use_mapped_segmenter
 
     use_mapped_segmenter()  # the Chinese segmenter's dictionary: one mapped table for every process (kb.segmenter)
-    builder = None
-    if args.build:
+    builder = watcher = None
+    if args.build or args.watch:
         try:
             builder = start_build()
         except (KBError, ValueError) as exc:
             print(f"cannot start: {exc}", file=sys.stderr)
             return 1
+    if args.watch:
+        watcher = Watcher(builder)
     try:
         return serve_gunicorn(args) if args.workers > 1 else serve_waitress(args)
     finally:
+        if watcher is not None:
+            watcher.stop()
         if builder is not None and builder.poll() is None:
             builder.terminate()  # what it encoded is in the passage cache: the next build starts from there
+
+
+class Watcher:
+    """`kb build --watch` in a child process, started when the first build (if one runs) has ended: every change to
+    the articles folder is then built, and served as any new build is."""
+
+    def __init__(self, first: subprocess.Popen | None):
+        self._first, self._child, self._stopped = first, None, False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._start, name="kb-watch", daemon=True).start()
+
+    def _start(self) -> None:
+        if self._first is not None:
+            self._first.wait()
+        with self._lock:
+            if not self._stopped:
+                self._child = subprocess.Popen([sys.executable, "-m", "kb.commands.build", "-q", "--watch"])
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._child is not None and self._child.poll() is None:
+                self._child.terminate()
 
 
 def start_build() -> subprocess.Popen | None:
