@@ -30,6 +30,7 @@ from .articles import Article, Category, KnownFiles, LoadResult, load_articles
 from .cache import PassageCache, encode_with_cache
 from .catalog import make_listings, make_pages, related_articles
 from .chunking import CHUNKER, Chunk, chunk_article, title_to_embed
+from .chunktable import column
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, IndexCorrupt, KBError
@@ -532,7 +533,7 @@ def _live_for_gate(p: Plan, embedder: Embedder) -> Snapshot | None:
         live = load_snapshot(p.live, embedder.name, embedder.dim, for_reuse=True)
     except KBError:
         return None
-    if live.public is None and any(c.audience != "public" for c in live.chunks):
+    if live.public is None and any(a != "public" for a in column(live.chunks, "audience")):
         # an older format: its public statistics, made as it would
         tokens = read_tokens(live.path, len(live.chunks))
         live = dataclasses.replace(live, public=public_statistics(live.chunks, tokens)) if tokens else None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .charsets import CJK, HAN, HANGUL, KANA
+from .chunktable import column
 from .glossary import normalise
 from .lang import detect_locale, text_locale
 from .lexical import ENGLISH_STOPWORDS, stem
@@ -109,16 +110,17 @@ class Instant:
         self._mask = searcher.retriever.mask(None, None, "public")
         entries: list[_Entry] = []
         seen: set[tuple[str, str]] = set()  # (article, anchor): a long section is several chunks, one entry
-        for cid, chunk in enumerate(snapshot.chunks):
-            article = snapshot.articles.get(chunk.article_id)
+        chunks = snapshot.chunks
+        for cid, (article_id, heading, anchor) in enumerate(zip(*(column(chunks, f) for f in ("article_id", "heading", "anchor")))):
+            article = snapshot.articles.get(article_id)
             if article is None or not article.is_public or not self._mask[cid]:
                 continue
             if (article.id, "") not in seen:
                 seen.add((article.id, ""))
                 entries.append(_Entry(cid, article.id, article.locale, normalise(article.title), False))
-            if chunk.heading and (article.id, chunk.anchor) not in seen:
-                seen.add((article.id, chunk.anchor))
-                entries.append(_Entry(cid, article.id, article.locale, normalise(chunk.heading), True))
+            if heading and (article.id, anchor) not in seen:
+                seen.add((article.id, anchor))
+                entries.append(_Entry(cid, article.id, article.locale, normalise(heading), True))
         self._entries = entries
         anchors: dict[str, set[str]] = {}
         for article_id, anchor in seen:

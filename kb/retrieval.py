@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .chunktable import column
 from .query import Query
 from .ranking import Candidates
 from .store import Snapshot
@@ -18,21 +19,21 @@ class Retriever:
         self.snapshot = snapshot
         self.title_weight = title_weight
         chunks = snapshot.chunks
-        self.locale_of = self._locale = np.array([c.locale for c in chunks], dtype=object)  # chunk id → locale
-        self._category = np.array([c.category for c in chunks], dtype=object)
-        self._public = np.array([c.audience == "public" for c in chunks], dtype=bool)
-        self.article_of = np.array([c.article_id for c in chunks], dtype=object)  # chunk id → article id
+        self.locale_of = self._locale = np.array(column(chunks, "locale"), dtype=object)  # chunk id → locale
+        self._category = np.array(column(chunks, "category"), dtype=object)
+        self._public = np.array([a == "public" for a in column(chunks, "audience")], dtype=bool)
+        self.article_of = np.array(column(chunks, "article_id"), dtype=object)  # chunk id → article id
         # chunk id → its topic (translation group) as a number: ranking and grouping compare the topics of
         # hundreds of candidates a search, in numpy, without looking up each candidate's article
         code: dict[str, int] = {}
         groups = {aid: code.setdefault(a.translation_group, len(code)) for aid, a in snapshot.articles.items()}
-        self.group_of = np.array([groups[c.article_id] for c in chunks], dtype=np.int32)
+        self.group_of = np.array([groups[a] for a in self.article_of], dtype=np.int32)
         # each chunk's row in the title vectors, -1 where its article has none
         self._title_row = np.full(len(chunks), -1, dtype=np.int64)
         titles = snapshot.titles
         if titles is not None and title_weight > 0 and len(chunks):
             row = {aid: i for i, aid in enumerate(snapshot.articles)}
-            article_row = np.array([row[c.article_id] for c in chunks], dtype=np.int64)
+            article_row = np.array([row[a] for a in self.article_of], dtype=np.int64)
             has_title = np.abs(titles).sum(axis=1) > 0  # a zero row: the article has no title vector
             self._title_row = np.where(has_title[article_row], article_row, -1)
         self._masks: dict[tuple, np.ndarray] = {}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -40,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import orjson
@@ -48,6 +49,7 @@ import orjson
 from .articles import Article, Category
 from .bm25 import LexicalIndex, TermCounts
 from .chunking import Chunk
+from .chunktable import ChunkTable, column
 from .errors import BuildError, IndexCorrupt, IndexMismatch, IndexNotBuilt, KBError
 from .glossary import Glossary
 from .identifiers import IdentifierIndex
@@ -427,7 +429,7 @@ class Snapshot:
     path: Path
     manifest: Manifest
     articles: dict[str, Article]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a ChunkTable when loaded from disk
     vectors: VectorIndex
     lexical: LexicalIndex
     categories: dict[str, Category]
@@ -446,7 +448,7 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         self.everything = Statistics(self.lexical, self.identifiers, self.words)
-        if self.public is None and all(c.audience == "public" for c in self.chunks):
+        if self.public is None and all(a == "public" for a in column(self.chunks, "audience")):
             self.public = self.everything
 
     def statistics(self, audience: str) -> Statistics:
@@ -627,7 +629,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         once: dict[Any, Any] = {}  # a value that recurs (an article's id and title in each of its chunks) held once
         articles = {a["id"]: Article.from_dict({**a, **{k: _once(once, a[k]) for k in _ARTICLE_SHARED}})
                     for a in orjson.loads(files.read(ARTICLES))}
-        chunks = [_chunk(row, once) for row in zip(*table["columns"])]
+        chunks = ChunkTable.from_columns(dict(zip(fields, table["columns"])), functools.partial(_once, once))
         del table
         pages = {_once(once, aid): Page.from_dict(p) for aid, p in orjson.loads(files.read(PAGES)).items()}
         listings = _shared(orjson.loads(files.read(LISTINGS)), once)  # article ids, each held once
@@ -673,18 +675,6 @@ def _shared(data: Any, once: dict[Any, Any]) -> Any:
     return data
 
 
-def _chunk(row: tuple, once: dict[Any, Any]) -> Chunk:
-    """A chunk from its row of chunks.json, its recurring values (article id, title, locale, headings, tags...)
-    shared with the other chunks' and the articles', and its reply the text itself when they are equal (a section
-    without internal notes): the same values in a third less memory than one string per field and chunk."""
-    cid, article, ordinal, title, path, anchor, text, locale, category, audience, tags, *rest = row
-    if rest and rest[0] == text:
-        rest[0] = text
-    return Chunk(cid, _once(once, article), ordinal, _once(once, title), _once(once, tuple(_once(once, h) for h in path)),
-                 anchor, text, _once(once, locale), _once(once, category), _once(once, audience),
-                 _once(once, tuple(_once(once, t) for t in tags)), *rest)
-
-
 def _read_lexical(build_dir: Path, files: _Files, folder: str) -> LexicalIndex:
     for name in sorted(n for n in files.listed if n.startswith(folder + "/")):
         files.verify(name)  # read into memory by bm25s and numpy (not mapped): checked first
@@ -694,10 +684,10 @@ def _read_lexical(build_dir: Path, files: _Files, folder: str) -> LexicalIndex:
         raise IndexCorrupt(f"{build_dir / folder}: unreadable BM25 index ({exc}); {REBUILD_HINT}") from None
 
 
-def _read_public(build_dir: Path, files: _Files, chunks: list[Chunk]) -> Statistics | None:
+def _read_public(build_dir: Path, files: _Files, chunks: Sequence[Chunk]) -> Statistics | None:
     """The public chunks' statistics (None when every chunk is public: the snapshot's own are those), checked
     to describe exactly the public chunks."""
-    public = np.flatnonzero(np.array([c.audience == "public" for c in chunks], dtype=bool))
+    public = np.flatnonzero(np.array([a == "public" for a in column(chunks, "audience")], dtype=bool))
     if len(public) == len(chunks):
         return None
     lexical = _read_lexical(build_dir, files, f"{PUBLIC}/{LEXICAL}")

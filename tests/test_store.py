@@ -306,3 +306,33 @@ def test_a_full_disk_while_writing_the_vectors_is_the_same_message(built, kb_dir
     with pytest.raises(BuildError, match="is full"):
         build_index(built, embedder=embedder)
     assert [p.name for p in (Path(built.index_dir) / "builds").iterdir()] == [current_build(built.index_dir).name]
+
+
+def test_a_chunk_table_gives_back_every_chunk_and_column_it_was_made_of():
+    """kb.chunktable: the chunks of a loaded build as a buffer and codes; each chunk read is the Chunk it was made
+    from (any script, a reply that is the text or is not, tuples, fields an older build lacks), in order."""
+    from kb.chunking import Chunk
+    from kb.chunktable import BUFFERED, CODED, ChunkTable, column
+
+    chunks = [
+        Chunk("c0", "a-1", 0, "充值未到账", ("充值", "网络"), "wang-luo", "请检查 TXID 😀", "zh-CN", "deposits", "public",
+              ("usdt", "trc20"), "请检查 TXID 😀", "", ""),
+        Chunk("c1", "a-1", 1, "充值未到账", (), "", "x", "zh-CN", "deposits", "public", (), "", "", ""),
+        Chunk("c2", "sop-1", 0, "계정 동결", ("절차",), "jeol-cha", "동결하십시오", "ko", "security", "internal", ("sop",),
+              "> 동결했습니다", "내부 메모", "header: value"),
+        Chunk("c3", "a-2", 0, "2FA", ("Reset", "After"), "after", "", "en", "security", "public", ("2fa",), "", "", ""),
+    ]
+    table = ChunkTable.of(chunks)
+    assert len(table) == 4 and list(table) == chunks and table == chunks
+    assert table[-1] == chunks[-1] and table[1:3] == chunks[1:3]
+    with pytest.raises(IndexError):
+        table[4]
+    for name in (*CODED, *BUFFERED, "ordinal", "heading"):
+        assert table.column(name) == column(chunks, name) == [getattr(c, name) for c in chunks], name
+    assert len(ChunkTable.of([])) == 0 and list(ChunkTable.of([])) == []
+    # a build made before replies and internal notes were kept: their defaults
+    older = {name: [getattr(c, name) for c in chunks] for name in (*CODED, *BUFFERED, "ordinal")
+             if name not in ("reply", "internal", "index_text")}
+    assert list(ChunkTable.from_columns(older)) == [
+        Chunk(*(getattr(c, f) for f in ("id", "article_id", "ordinal", "title", "heading_path", "anchor", "text", "locale",
+                                        "category", "audience", "tags"))) for c in chunks]

@@ -1,0 +1,118 @@
+"""ChunkTable: a loaded build's chunks as a few columns, not one Python object per chunk and field.
+
+A server's master loads the build and forks its workers, which share its pages until they write to them. Reading a
+Python object writes its reference count, so every chunk a search or a suggestion touched used to copy the page it
+sat on (with its neighbours) into the worker: about 20 MB per worker under a load mix at 10,000 articles. Here the
+chunks' own strings are one UTF-8 buffer with offsets, their recurring values (article, title, locale, category,
+audience) codes into lists of those values, and a Chunk is made when one is read: the buffer is read, never
+written."""
+from __future__ import annotations
+
+import operator
+from typing import Iterator, Sequence
+
+import numpy as np
+import orjson
+
+from .chunking import Chunk
+
+# Chunk fields held as codes into their distinct values (shared with the articles' own strings), and those held in
+# the buffer: one string per chunk (the tuples as JSON arrays). A reply that is the text itself is not held twice.
+CODED = ("article_id", "title", "locale", "category", "audience")
+BUFFERED = ("id", "heading_path", "anchor", "text", "reply", "internal", "index_text", "tags")
+_TUPLES = ("heading_path", "tags")
+
+
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of one loaded build, by chunk id; read-only, shared across threads."""
+
+    def __init__(self, codes: dict[str, np.ndarray], values: dict[str, list], ordinals: np.ndarray, buffer: bytes,
+                 ends: np.ndarray, reply_is_text: np.ndarray):
+        self._codes, self._values, self._ordinals, self._reply_is_text = codes, values, ordinals, reply_is_text
+        self._buffer, self._ends = buffer, ends  # row i, field f: buffer[ends[i * F + f - 1]:ends[i * F + f]]
+        self._n = len(ordinals)
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, list], share=lambda value: value) -> "ChunkTable":
+        """The table of chunks.json's columns (a field missing from an older build: its default). `share(value)`
+        gives the one object kept for an equal value (kb.store shares the articles' ids and titles with them)."""
+        n = len(columns["id"])
+        codes, values = {}, {}
+        for name in CODED:
+            index: dict = {}
+            codes[name] = np.fromiter((index.setdefault(share(v), len(index)) for v in columns[name]), np.int32, n)
+            values[name] = list(index)
+        text = columns["text"]
+        reply = columns.get("reply") or [""] * n
+        empty = [""] * n
+        same = np.fromiter(map(str.__eq__, reply, text), bool, n)
+        parts: list[bytes] = []
+        for row in zip(columns["id"], columns["heading_path"], columns["anchor"], text, reply, same,
+                       columns.get("internal") or empty, columns.get("index_text") or empty, columns["tags"]):
+            cid, path, anchor, body, answer, is_text, internal, index_text, tags = row
+            parts += (cid.encode(), orjson.dumps(list(path)), anchor.encode(), body.encode(),
+                      b"" if is_text else answer.encode(), internal.encode(), index_text.encode(), orjson.dumps(list(tags)))
+        ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64)
+        return cls(codes, values, np.asarray(columns["ordinal"], dtype=np.int32), b"".join(parts), ends, same)
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk]) -> "ChunkTable":
+        """The table of these chunks."""
+        return cls.from_columns({name: [getattr(c, name) for c in chunks] for name in (*CODED, *BUFFERED, "ordinal")})
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _field(self, row: int, f: int) -> bytes:
+        at = row * len(BUFFERED) + f
+        return self._buffer[self._ends[at - 1] if at else 0:self._ends[at]]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        i = operator.index(i)
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(f"chunk {i} of {self._n}")
+        cid, path, anchor, text, reply, internal, index_text, tags = (self._field(i, f) for f in range(len(BUFFERED)))
+        text = text.decode()
+        coded = [self._values[name][self._codes[name][i]] for name in CODED]
+        return Chunk(cid.decode(), coded[0], int(self._ordinals[i]), coded[1], tuple(orjson.loads(path)), anchor.decode(),
+                     text, *coded[2:], tuple(orjson.loads(tags)), text if self._reply_is_text[i] else reply.decode(),
+                     internal.decode(), index_text.decode())
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self[i] for i in range(self._n))
+
+    def __eq__(self, other: object) -> bool:
+        """The same chunks in the same order (as another table, or as a list of them)."""
+        if not isinstance(other, (ChunkTable, list, tuple)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def column(self, name: str) -> list:
+        """Every chunk's `name` (a field, or `heading`), without making the chunks."""
+        if name in CODED:
+            values = self._values[name]
+            return [values[c] for c in self._codes[name].tolist()]
+        if name == "ordinal":
+            return self._ordinals.tolist()
+        if name == "heading":
+            return [path[-1] if path else "" for path in self.column("heading_path")]
+        f = BUFFERED.index(name)
+        raw = (self._field(i, f) for i in range(self._n))
+        if name in _TUPLES:
+            return [tuple(orjson.loads(b)) for b in raw]
+        if name == "reply":
+            return [c.reply for c in self]
+        return [b.decode() for b in raw]
+
+
+def column(chunks: Sequence[Chunk], name: str) -> list:
+    """Every chunk's `name` (a field, or `heading`): from a ChunkTable's columns, or from each Chunk of a list."""
+    if isinstance(chunks, ChunkTable):
+        return chunks.column(name)
+    return [getattr(c, name) for c in chunks]
