@@ -30,7 +30,7 @@ from .articles import Article, Category, KnownFiles, LoadResult, load_articles
 from .cache import PassageCache, encode_with_cache
 from .catalog import make_listings, make_pages, related_articles
 from .chunking import CHUNKER, Chunk, chunk_article, title_to_embed
-from .chunktable import column
+from .tables import column
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, IndexCorrupt, KBError

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .charsets import CJK, HAN, HANGUL, KANA
-from .chunktable import column
+from .tables import column
 from .glossary import normalise
 from .lang import detect_locale, text_locale
 from .lexical import ENGLISH_STOPWORDS, stem

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chunktable import column
+from .tables import column
 from .query import Query
 from .ranking import Candidates
 from .store import Snapshot

@@ -41,7 +41,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import orjson
@@ -49,7 +49,7 @@ import orjson
 from .articles import Article, Category
 from .bm25 import LexicalIndex, TermCounts
 from .chunking import Chunk
-from .chunktable import ChunkTable, column
+from .tables import ChunkTable, Page, PageTable, column  # (Page: kb.store.Page too)
 from .errors import BuildError, IndexCorrupt, IndexMismatch, IndexNotBuilt, KBError
 from .glossary import Glossary
 from .identifiers import IdentifierIndex
@@ -80,19 +80,6 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 CHUNK_FIELDS = [f.name for f in dataclasses.fields(Chunk)]
 CHUNK_REQUIRED = 11  # the fields every build has (id … tags); the later ones have defaults
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    html: str  # sanitized article HTML
-    toc: tuple[tuple[str, str], ...]  # (anchor, heading) of each top-level section, in reading order
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"html": self.html, "toc": [list(t) for t in self.toc]}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Page":
-        return cls(d["html"], tuple((a, h) for a, h in d["toc"]))
 
 
 def current_link(index_dir: str | Path) -> Path:
@@ -433,7 +420,7 @@ class Snapshot:
     vectors: VectorIndex
     lexical: LexicalIndex
     categories: dict[str, Category]
-    pages: dict[str, Page]
+    pages: Mapping[str, Page]  # a PageTable when loaded from disk
     groups: dict[str, list[str]]  # translation group → its public article ids, by locale
     listings: dict[str, dict[str, list[str]]]  # category → interface locale → public article ids, browse order
     identifiers: IdentifierIndex
@@ -631,7 +618,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
                     for a in orjson.loads(files.read(ARTICLES))}
         chunks = ChunkTable.from_columns(dict(zip(fields, table["columns"])), functools.partial(_once, once))
         del table
-        pages = {_once(once, aid): Page.from_dict(p) for aid, p in orjson.loads(files.read(PAGES)).items()}
+        pages = PageTable(orjson.loads(files.read(PAGES)), functools.partial(_once, once))
         listings = _shared(orjson.loads(files.read(LISTINGS)), once)  # article ids, each held once
         del once
         groups, by_category, related = listings["groups"], listings["categories"], listings.get("related", {})

@@ -309,10 +309,10 @@ def test_a_full_disk_while_writing_the_vectors_is_the_same_message(built, kb_dir
 
 
 def test_a_chunk_table_gives_back_every_chunk_and_column_it_was_made_of():
-    """kb.chunktable: the chunks of a loaded build as a buffer and codes; each chunk read is the Chunk it was made
+    """kb.tables: the chunks of a loaded build as a buffer and codes; each chunk read is the Chunk it was made
     from (any script, a reply that is the text or is not, tuples, fields an older build lacks), in order."""
     from kb.chunking import Chunk
-    from kb.chunktable import BUFFERED, CODED, ChunkTable, column
+    from kb.tables import BUFFERED, CODED, ChunkTable, column
 
     chunks = [
         Chunk("c0", "a-1", 0, "充值未到账", ("充值", "网络"), "wang-luo", "请检查 TXID 😀", "zh-CN", "deposits", "public",
@@ -336,3 +336,16 @@ def test_a_chunk_table_gives_back_every_chunk_and_column_it_was_made_of():
     assert list(ChunkTable.from_columns(older)) == [
         Chunk(*(getattr(c, f) for f in ("id", "article_id", "ordinal", "title", "heading_path", "anchor", "text", "locale",
                                         "category", "audience", "tags"))) for c in chunks]
+
+
+def test_a_page_table_gives_back_every_page_it_was_made_of():
+    from kb.tables import Page, PageTable
+
+    pages = {"a-1": Page("<p>充值 😀</p>", (("wang-luo", "网络"), ("", "Intro"))), "a-2": Page("", ()),
+             "계정": Page("<h2 id=\"x\">동결</h2>", (("x", "동결"),))}
+    table = PageTable({aid: p.to_dict() for aid, p in pages.items()})
+    assert dict(table) == pages and table == pages and list(table) == list(pages) and len(table) == 3
+    assert table["계정"].toc == (("x", "동결"),) and "a-3" not in table
+    with pytest.raises(KeyError):
+        table["a-3"]
+    assert dict(PageTable({})) == {}

@@ -1,15 +1,16 @@
-"""ChunkTable: a loaded build's chunks as a few columns, not one Python object per chunk and field.
+"""A loaded build's chunks and pages as a few columns, not one Python object per chunk, page and field.
 
 A server's master loads the build and forks its workers, which share its pages until they write to them. Reading a
 Python object writes its reference count, so every chunk a search or a suggestion touched used to copy the page it
 sat on (with its neighbours) into the worker: about 20 MB per worker under a load mix at 10,000 articles. Here the
-chunks' own strings are one UTF-8 buffer with offsets, their recurring values (article, title, locale, category,
-audience) codes into lists of those values, and a Chunk is made when one is read: the buffer is read, never
-written."""
+strings are one UTF-8 buffer with offsets, recurring values (article, title, locale, category, audience) codes into
+lists of those values, and a Chunk or a Page is made when one is read: the buffer is read, never written."""
 from __future__ import annotations
 
 import operator
-from typing import Iterator, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -21,6 +22,46 @@ from .chunking import Chunk
 CODED = ("article_id", "title", "locale", "category", "audience")
 BUFFERED = ("id", "heading_path", "anchor", "text", "reply", "internal", "index_text", "tags")
 _TUPLES = ("heading_path", "tags")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An article's page as the build rendered it."""
+
+    html: str  # sanitized article HTML
+    toc: tuple[tuple[str, str], ...]  # (anchor, heading) of each top-level section, in reading order
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"html": self.html, "toc": [list(t) for t in self.toc]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Page":
+        return cls(d["html"], tuple((a, h) for a, h in d["toc"]))
+
+
+class PageTable(Mapping[str, Page]):
+    """The pages of one loaded build, by article id: their HTML and tables of contents in one buffer."""
+
+    def __init__(self, pages: dict[str, dict[str, Any]], share=lambda value: value):
+        """`pages`: pages.json as parsed (article id → {"html", "toc"}); `share` as ChunkTable.from_columns'."""
+        self._row = {share(aid): i for i, aid in enumerate(pages)}
+        parts: list[bytes] = []
+        for page in pages.values():
+            parts += (page["html"].encode(), orjson.dumps([[a, h] for a, h in page["toc"]]))
+        self._ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64)
+        self._buffer = b"".join(parts)
+
+    def __getitem__(self, article_id: str) -> Page:
+        at = 2 * self._row[article_id]
+        start = self._ends[at - 1] if at else 0
+        html, toc = self._buffer[start:self._ends[at]], self._buffer[self._ends[at]:self._ends[at + 1]]
+        return Page(html.decode(), tuple((a, h) for a, h in orjson.loads(toc)))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
 
 
 class ChunkTable(Sequence[Chunk]):
