@@ -30,7 +30,6 @@ from .articles import Article, Category, KnownFiles, LoadResult, load_articles
 from .cache import PassageCache, encode_with_cache
 from .catalog import make_listings, make_pages, related_articles
 from .chunking import CHUNKER, Chunk, chunk_article, title_to_embed
-from .tables import column
 from .config import Settings
 from .embed import Embedder, load_embedder
 from .errors import ArticleError, BuildError, IndexCorrupt, KBError
@@ -47,6 +46,7 @@ from .memory import build_memory
 from .store import (ARTICLES, DISK_FULL, SOURCES, TITLES, BuildFiles, Page, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
                     prune_builds, publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens,
                     write_build, write_failure, write_progress)
+from .tables import column
 
 @dataclass
 class BuildReport:
@@ -169,10 +169,9 @@ class Warm:
     def keep(self, files: BuildFiles, new: Snapshot, model: LazyEmbedder) -> None:
         """The build just published (`new`, in memory), as read_live, known_files, read_pages, read_outlines and the
         golden queries would read it."""
-        path = new.path
         articles = {a.id: a for a in files.articles}
         self.model = model.get() if model.loaded else self.model
-        self.live = LiveBuild(path, files.manifest, articles, files.chunks, files.vectors.vectors(copy=False), files.titles,
+        self.live = LiveBuild(new.path, files.manifest, articles, files.chunks, files.vectors.vectors(copy=False), files.titles,
                               files.listings.get("related", {}), files.identifiers, files.lexical.term_counts(),
                               files.spelling)
         # (through JSON, as sources.json gives it back: a file's stat is a list there)

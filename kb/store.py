@@ -49,12 +49,12 @@ import orjson
 from .articles import Article, Category
 from .bm25 import LexicalIndex, TermCounts
 from .chunking import Chunk
-from .tables import ChunkTable, Page, PageTable, column  # (Page: kb.store.Page too)
 from .errors import BuildError, IndexCorrupt, IndexMismatch, IndexNotBuilt, KBError
 from .glossary import Glossary
 from .identifiers import IdentifierIndex
 from .index import MAP_MIN_BYTES, VectorIndex
 from .manifest import FORMAT_VERSION, MANIFEST, REBUILD_HINT, UPGRADE_HINT, Manifest, require_servable
+from .tables import ChunkTable, Page, PageTable, column  # (Page: kb.store.Page too)
 
 log = logging.getLogger(__name__)
 
@@ -625,7 +625,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         identifiers = IdentifierIndex.from_dict(orjson.loads(files.read(IDENTIFIERS)))
         glossary = Glossary.from_dict(orjson.loads(files.read(GLOSSARY)))
         words = orjson.loads(files.read(WORDS))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # (a number where a string was)
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
     vectors = _read_vectors(build_dir, files)
     lexical = _read_lexical(build_dir, files, LEXICAL)

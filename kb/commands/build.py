@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 import threading
-from typing import Callable
+from typing import Callable, Sequence
 
 from tqdm import tqdm
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def watch(folder: str, rebuild: Callable[[], int], stop: threading.Event | None = None,
-          ready: Callable[[], None] | None = None, ignore: list = ()) -> int:
+          ready: Callable[[], None] | None = None, ignore: Sequence = ()) -> int:
     """Call `rebuild` after each change below `folder` (changes close together: once), until Ctrl-C or `stop` is set.
     Editors' swap and backup files are not changes, nor is anything below a folder of `ignore` (an index folder kept
     inside the articles folder). `ready`: called once the folder is watched (a change made before is not seen)."""
