@@ -82,14 +82,18 @@ class BuildReport:
 
 
 @contextmanager
-def build_lock(index_dir: str | Path) -> Iterator[None]:
-    """One build at a time per index folder (an flock: released by the OS even on kill -9)."""
+def build_lock(index_dir: str | Path, wait: bool = False) -> Iterator[None]:
+    """One build at a time per index folder (an flock: released by the OS even on kill -9). `wait`: for the other
+    build to finish (kb build --watch: a change made meanwhile is built after it), rather than refuse."""
     Path(index_dir).mkdir(parents=True, exist_ok=True)
     with open(Path(index_dir) / ".build.lock", "w") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BuildError(f"another build is running on {index_dir}; wait for it to finish") from None
+            if not wait:
+                raise BuildError(f"another build is running on {index_dir}; wait for it to finish") from None
+            print(f"kb build: another build is running on {index_dir}; waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
         yield
 
 
@@ -171,9 +175,10 @@ class Warm:
         golden queries would read it."""
         articles = {a.id: a for a in files.articles}
         self.model = model.get() if model.loaded else self.model
-        self.live = LiveBuild(new.path, files.manifest, articles, files.chunks, files.vectors.vectors(copy=False), files.titles,
-                              files.listings.get("related", {}), files.identifiers, files.lexical.term_counts(),
-                              files.spelling)
+        # (its path resolved, as current_build gives the live build's)
+        self.live = LiveBuild(new.path.resolve(), files.manifest, articles, files.chunks, files.vectors.vectors(copy=False),
+                              files.titles, files.listings.get("related", {}), files.identifiers,
+                              files.lexical.term_counts(), files.spelling)
         # (through JSON, as sources.json gives it back: a file's stat is a list there)
         self.known = KnownFiles(orjson.loads(orjson.dumps(files.sources)), articles) if files.sources is not None else None
         self.pages, self.outlines, self.snapshot = files.pages, files.outlines or {}, new
@@ -566,11 +571,12 @@ def build_index(
     only replaced, atomically, once the new build is complete on disk and has passed the gate. `loaded`
     gives the articles directly (the eval harness builds from a corpus.jsonl) instead of reading
     settings.articles_dir. `check_only` builds and checks but never publishes. `warm` (kb build --watch): its model
-    is used, and it takes the build this call publishes, for the next call to rebuild from without reading it."""
+    is used, it takes the build this call publishes, for the next call to rebuild from without reading it, and a
+    build running on the same index is waited for, not refused."""
     start = time.perf_counter()
     set_threads(settings.threads)
     report = BuildReport()
-    with build_lock(settings.index_dir), build_memory(keep=warm is not None):
+    with build_lock(settings.index_dir, wait=warm is not None), build_memory(keep=warm is not None):
         p = plan(settings, full=full, skip_invalid=skip_invalid, loaded=loaded, glossary=glossary, warm=warm)
         report.warnings, report.skipped_invalid, report.changes = p.loaded.warnings, p.loaded.errors, p.changes
         report.articles, report.removed = len(p.articles), len(p.changes["deleted"])

@@ -378,8 +378,9 @@ def test_a_watching_builder_rebuilds_from_memory_what_a_rebuild_from_disk_makes(
     from kb.build import Warm
     from kb.config import Settings
 
+    monkeypatch.chdir(tmp_path)  # the watching builder's index by a relative path: still its own build
     cold = Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": str(tmp_path / "cold")})
-    hot = Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": str(tmp_path / "hot")})
+    hot = Settings.from_mapping({"articles_dir": str(kb_dir), "index_dir": "hot"})
     warm = Warm(model=embedder)  # as kb build --watch loads it, once
 
     def both(**kw):
@@ -472,3 +473,67 @@ def test_kb_build_watch_builds_after_each_change_and_goes_on_after_a_broken_arti
         stop.set()
         watcher.join(10)
     assert not watcher.is_alive()
+
+
+def test_a_watch_goes_on_after_a_rebuild_that_raises_and_stops_when_its_server_is_gone(tmp_path):
+    """A rebuild that raises (a file gone between listing and reading it) is reported and the next change is built;
+    `first` builds once the folder is watched; `alive` false (kb serve --watch's server killed) ends the watch."""
+    import threading
+
+    from kb.commands import build as command
+
+    calls: list[int] = []
+    called = threading.Condition()
+    server_up = threading.Event()
+    server_up.set()
+
+    def rebuild() -> int:
+        with called:
+            calls.append(len(calls))
+            called.notify_all()
+        if len(calls) == 2:
+            raise FileNotFoundError("articles/gone.md")
+        return 0
+
+    def next_call(after: int) -> None:
+        with called:
+            assert called.wait_for(lambda: len(calls) > after, timeout=30), "no build"
+
+    ended = []
+    watcher = threading.Thread(target=lambda: ended.append(command.watch(str(tmp_path), rebuild, first=True,
+                                                                         alive=server_up.is_set)))
+    watcher.start()
+    try:
+        next_call(0)  # the first build, with the folder watched
+        (tmp_path / "a.md").write_text("one", encoding="utf-8")
+        next_call(1)  # ... which raises
+        (tmp_path / "a.md").write_text("two", encoding="utf-8")
+        next_call(2)  # the watch went on
+    finally:
+        server_up.clear()
+        watcher.join(10)
+    assert not watcher.is_alive() and ended == [0] and calls == [0, 1, 2]
+
+
+def test_a_watching_builder_waits_for_another_build_to_finish_rather_than_refusing(built, kb_dir, embedder, capsys):
+    import threading
+    import time
+
+    from kb.build import Warm, build_lock
+
+    edit(kb_dir / "lost-2fa-en.md", "1 to 3 business days", "2 to 4 business days")
+    reports = []
+    waiting = ""
+    with build_lock(built.index_dir):  # another build, running
+        with pytest.raises(BuildError, match="another build is running"):
+            build_index(built, embedder=embedder, force=True)
+        builder = threading.Thread(target=lambda: reports.append(build_index(built, warm=Warm(model=embedder), force=True)))
+        builder.start()
+        deadline = time.monotonic() + 30
+        while "waiting for it" not in waiting:
+            assert time.monotonic() < deadline and builder.is_alive(), "the builder neither waited nor said so"
+            waiting += capsys.readouterr().err
+            time.sleep(0.05)
+        assert not reports  # it waits for the lock, and builds only after
+    builder.join(60)
+    assert len(reports) == 1 and reports[0].published and reports[0].changes["edited"] == ["lost-2fa-en"]

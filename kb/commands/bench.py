@@ -332,6 +332,7 @@ def timed_build(settings, **kw) -> tuple[float, object]:
 GOALS = {
     "cold_start_s": ("cold start (process start → first answered search)", 3.0, "max", "s"),
     "incremental_rebuild_s": ("incremental rebuild after one edit (kb build --watch)", 2.0, "max", "s"),
+    "incremental_rebuild_cold_s": ("the same by kb build (reads the live build)", 2.0, "max", "s"),
     "second_full_build_s": ("second full build (passage-vector cache)", 120.0, "max", "s"),
     "uncached_p50_ms": ("new (uncached) queries, 1 client, p50", 15.0, "max", "ms"),
     "uncached_p99_ms": ("new (uncached) queries, 1 client, p99", 50.0, "max", "ms"),
@@ -347,6 +348,7 @@ def goal_rows(figures: dict) -> list[dict]:
     values = {
         "cold_start_s": figures["cold_start_s"],
         "incremental_rebuild_s": figures["watched_rebuild"]["seconds"],
+        "incremental_rebuild_cold_s": figures["incremental_rebuild"]["seconds"],
         "second_full_build_s": figures["second_build"]["seconds"],
         "uncached_p50_ms": figures["search_uncached"]["p50_ms"],
         "uncached_p99_ms": figures["search_uncached"]["p99_ms"],

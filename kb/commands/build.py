@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
+import time
+import traceback
 from typing import Callable, Sequence
 
 from tqdm import tqdm
@@ -46,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
                         "here if the upload fails (exit status 1)")
     p.add_argument("--watch", action="store_true",
                    help="then watch the articles folder and build again after every change (Ctrl-C stops)")
+    p.add_argument("--stop-with-parent", action="store_true", help=argparse.SUPPRESS)  # kb serve --watch's builder
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar; only the summary and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="list every new, edited and deleted article")
     return p
@@ -71,38 +75,72 @@ def main(argv: list[str] | None = None) -> int:
     except KBError as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1
-    build_once(settings, args, warm)
-    args.full = False  # (--full: the first build only)
-    return watch(settings.articles_dir, lambda: build_once(settings, args, warm),
-                 ignore=[settings.index_dir, settings.embedding_cache_dir])
+
+    def rebuild() -> int:
+        status = build_once(settings, args, warm)
+        args.full = False  # (--full: the first build only)
+        return status
+
+    parent = os.getppid()
+    try:
+        return watch(settings.articles_dir, rebuild, ignore=[settings.index_dir, settings.embedding_cache_dir], first=True,
+                     alive=(lambda: os.getppid() == parent) if args.stop_with_parent else None)
+    except KeyboardInterrupt:  # (Ctrl-C during a build: its unfinished folder is removed, the live index unchanged)
+        return 0
+
+
+IDLE_TRIM_S = 60.0  # a watch idle this long gives the memory its builds freed back to the system
 
 
 def watch(folder: str, rebuild: Callable[[], int], stop: threading.Event | None = None,
-          ready: Callable[[], None] | None = None, ignore: Sequence = ()) -> int:
-    """Call `rebuild` after each change below `folder` (changes close together: once), until Ctrl-C or `stop` is set.
-    Editors' swap and backup files are not changes, nor is anything below a folder of `ignore` (an index folder kept
-    inside the articles folder). `ready`: called once the folder is watched (a change made before is not seen)."""
+          ready: Callable[[], None] | None = None, ignore: Sequence = (), *, first: bool = False,
+          alive: Callable[[], bool] | None = None) -> int:
+    """Call `rebuild` after each change below `folder` (changes close together: once), until Ctrl-C or `stop` is set,
+    or `alive()` is false (checked twice a second). `first`: a build once the folder is watched, so that a change made
+    while it runs is built next. A rebuild that raises (a file gone between listing and reading it, as in a git
+    checkout) is reported and the watch goes on. Editors' swap and backup files are not changes, nor is anything
+    below a folder of `ignore` (an index folder kept inside the articles folder). `ready`: called once the folder is
+    watched (a change made before is not seen)."""
     from pathlib import Path
 
     from watchfiles import DefaultFilter, watch as changes_below
 
-    skipped = tuple(str(Path(d).resolve()) + "/" for d in ignore if d)
+    from kb.memory import release_free_memory
+
+    skipped = tuple({str(way(Path(d))) + "/" for d in ignore if d for way in (Path.resolve, Path.absolute)})
     editors = DefaultFilter()
 
     def wanted(change, path: str) -> bool:
         return editors(change, path) and not path.startswith(skipped)
 
-    watching = False
+    def guarded() -> None:
+        nonlocal built
+        try:
+            rebuild()
+        except Exception:
+            print("build failed with an error kb did not expect; watching on:", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+        built = time.monotonic()
+
+    watching, built = False, None
     for changes in changes_below(Path(folder).resolve(), watch_filter=wanted, step=50, rust_timeout=500, yield_on_timeout=True,
                                  stop_event=stop, raise_interrupt=False):
+        if alive is not None and not alive():
+            print("kb build: the server that started this watch has stopped; so does the watch", file=sys.stderr, flush=True)
+            return 0
         if not watching:  # the first wake-up, changes or not: the watcher is in place
             watching = True
             print(f"watching {folder} for changes (Ctrl-C to stop)", file=sys.stderr, flush=True)
             if ready is not None:
                 ready()
+            if first:
+                guarded()
         if changes:
             print(f"{len(changes)} change(s) in {folder}: building", file=sys.stderr, flush=True)
-            rebuild()
+            guarded()
+        elif built is not None and time.monotonic() - built > IDLE_TRIM_S:
+            release_free_memory()  # (what build_memory(keep=True) kept for the next build)
+            built = None
     return 0
 
 

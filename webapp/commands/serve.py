@@ -150,7 +150,9 @@ class Watcher:
             self._first.wait()
         with self._lock:
             if not self._stopped:
-                self._child = subprocess.Popen([sys.executable, "-m", "kb.commands.build", "-q", "--watch"])
+                # (--stop-with-parent: it stops by itself if this process is killed before it can stop it)
+                self._child = subprocess.Popen([sys.executable, "-m", "kb.commands.build", "-q", "--watch",
+                                                "--stop-with-parent"])
 
     def stop(self) -> None:
         with self._lock:
