@@ -123,15 +123,19 @@ def get(url):
         return json.loads(r.read())
 
 
+def start_serve(kb_dir, tmp_path, port: int, flag: str, **env) -> subprocess.Popen:
+    """`kb serve <flag>` on the fixture copy, its output (and its builders') on one pipe."""
+    env = {**os.environ, "KB_ARTICLES_DIR": str(kb_dir), "KB_INDEX_DIR": str(tmp_path / "index"),
+           "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN, "KB_RATE_LIMITS": "off", **env}
+    return subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", flag, "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def test_kb_serve_build_serves_a_new_machine_before_the_vectors_are_done(kb_dir, tmp_path):
     """`make run` on a new machine: `kb serve --build` answers while its build waits after the lexical snapshot
     (KB_BUILD_FAULT=after-partial holds it there)."""
     port = free_port()
-    env = {**os.environ, "KB_ARTICLES_DIR": str(kb_dir), "KB_INDEX_DIR": str(tmp_path / "index"),
-           "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN, "KB_RATE_LIMITS": "off",
-           "KB_BUILD_FAULT": "after-partial"}
-    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--build", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = start_serve(kb_dir, tmp_path, port, "--build", KB_BUILD_FAULT="after-partial")
     build_pid = None
     try:
         def answers():
@@ -165,11 +169,7 @@ def test_kb_serve_watch_serves_an_edit_seconds_after_it_is_saved(kb_dir, tmp_pat
     """`make run` (kb serve --build --watch): after the first build, a builder watches the articles folder; an article
     saved there is served without a restart, and the builder stops with the server, even one killed with SIGKILL."""
     port = free_port()
-    env = {**os.environ, "KB_ARTICLES_DIR": str(kb_dir), "KB_INDEX_DIR": str(tmp_path / "index"),
-           "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_AGENT_TOKEN": AGENT_TOKEN, "KB_RATE_LIMITS": "off",
-           "KB_RELOAD_INTERVAL": "0.2"}
-    server = subprocess.Popen([sys.executable, "-m", "webapp.commands.serve", "--watch", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = start_serve(kb_dir, tmp_path, port, "--watch", KB_RELOAD_INTERVAL="0.2")
     lines: list[str] = []  # the server's output and its builders' (they share it)
     reader = threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True)
     reader.start()
