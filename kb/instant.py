@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .charsets import CJK, HAN, HANGUL, KANA
-from .tables import column
 from .glossary import normalise
 from .lang import detect_locale, text_locale
 from .lexical import ENGLISH_STOPWORDS, stem
 from .present import Hit
 from .snippet import make_snippet
+from .tables import column
 
 LIMIT = 8  # suggestions shown under the search box
 COMPLETIONS = 3  # words the partial last word stands for: its most frequent completions in the public articles

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tables import column
 from .query import Query
 from .ranking import Candidates
 from .store import Snapshot
+from .tables import column
 
 AUDIENCES = ("public", "internal", "all")
 CANDIDATES = 100  # chunks taken from each retriever before fusion
