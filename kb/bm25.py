@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .charsets import HAN
+from .tables import WordTable
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
@@ -88,9 +89,10 @@ class TermCounts:
         return {self.words[t]: int(n) for t, n in zip(self.terms[lo:hi], self.counts[lo:hi])}
 
 
-def _bm25_arrays(tc: TermCounts, k1: float, b: float) -> tuple[dict[str, int], dict, np.ndarray]:
+def _bm25_arrays(tc: TermCounts, k1: float, b: float) -> tuple[dict[str, int], dict, np.ndarray, list[str]]:
     """What bm25s.BM25(method="lucene").index() computes of these documents (its vocabulary and scores matrix, an
-    empty row holding the sentinel), with numpy and scipy; and each row's word ids in that vocabulary."""
+    empty row holding the sentinel), with numpy and scipy; each row's word ids in that vocabulary; and its words in
+    id order (which is word order)."""
     n = len(tc)
     cum = np.zeros(len(tc.counts) + 1, dtype=np.int64)
     np.cumsum(tc.counts, out=cum[1:])
@@ -134,7 +136,7 @@ def _bm25_arrays(tc: TermCounts, k1: float, b: float) -> tuple[dict[str, int], d
     vocab[""] = len(names)  # bm25s's empty token (create_empty_token)
     matrix = {"data": csc.data.astype(np.float32, copy=False), "indices": csc.indices.astype(np.int32, copy=False),
               "indptr": csc.indptr.astype(np.int64), "num_docs": n_bm25}
-    return vocab, matrix, row_terms
+    return vocab, matrix, row_terms, [names[i] for i in order.tolist()]
 
 
 class LexicalIndex:
@@ -147,9 +149,13 @@ class LexicalIndex:
     DOC_TERMS = "doc_terms.npz"
 
     def __init__(self, retriever: bm25s.BM25, n_docs: int, terms_ptr: np.ndarray, terms: np.ndarray,
-                 ids: np.ndarray | None = None, size: int | None = None, counts: np.ndarray | None = None):
+                 ids: np.ndarray | None = None, size: int | None = None, counts: np.ndarray | None = None,
+                 words: WordTable | None = None):
+        """`words`: the vocabulary (default: the retriever's, which an index loaded by `load` leaves empty)."""
         self._bm25 = retriever
-        self._vocab = retriever.vocab_dict
+        # word → id: a table, not bm25s's dict (kb.tables.WordTable); bm25s's empty token is no word
+        self._words = words if words is not None else WordTable.of_vocabulary(
+            {w: i for w, i in retriever.vocab_dict.items() if w})
         self.n_docs = n_docs  # rows
         # Each row's chunk id (None: row i is chunk i), and how many chunks there are (the length of `scores`).
         self.ids = None if ids is None else np.asarray(ids, dtype=np.int64)
@@ -176,28 +182,25 @@ class LexicalIndex:
         """The index of the documents whose word counts are `tc`; with `ids`, those are the chunks `ids` of `size`."""
         if ids is not None and len(ids) != len(tc):
             raise ValueError(f"{len(ids)} chunk ids for {len(tc)} documents")
-        vocab, matrix, terms = _bm25_arrays(tc, k1, b)
+        vocab, matrix, terms, names = _bm25_arrays(tc, k1, b)
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-        retriever.scores, retriever.vocab_dict = matrix, vocab
-        retriever.unique_token_ids_set, retriever.nonoccurrence_array = set(vocab.values()), None
+        retriever.scores, retriever.vocab_dict = matrix, vocab  # the dict is what bm25s saves
+        retriever.unique_token_ids_set, retriever.nonoccurrence_array = set(), None  # (only its own searches read it)
         return cls(retriever, len(tc), tc.ptr, terms, None if ids is None else np.asarray(ids, dtype=np.int64), size,
-                   tc.counts)
+                   tc.counts, WordTable.of(names))
 
     def term_counts(self) -> TermCounts | None:
         """Each row's word counts (what the next build reuses), or None for an index saved before they were."""
         if self._counts is None:
             return None
-        words = [""] * (max(self._vocab.values()) + 1 if self._vocab else 0)
-        for word, i in self._vocab.items():
-            words[i] = word
-        return TermCounts(words, self._terms_ptr, self._terms, self._counts)
+        return TermCounts(self._words.by_id(), self._terms_ptr, self._terms, self._counts)
 
     def coverage(self, query_tokens: list[str], chunk_id: int) -> float:
         """The share of the query's evidence words that one chunk contains."""
         words = evidence_words(query_tokens)
         if not words:
             return 0.0
-        ids = [self._vocab[w] for w in words if w in self._vocab]
+        ids = self._words.ids_of(words)
         if not ids:
             return 0.0
         row = chunk_id if self._row is None else int(self._row[chunk_id])
@@ -208,10 +211,10 @@ class LexicalIndex:
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk, by chunk id (0 where nothing matches, and for chunks it does not hold)."""
-        known = [t for t in query_tokens if t in self._vocab]
+        known = self._words.ids_of(query_tokens)
         if not known or self.n_docs == 0:
             return np.zeros(self.size, dtype=np.float32)
-        scores = np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        scores = np.asarray(self._bm25.get_scores_from_ids(known), dtype=np.float32)
         if self.ids is None:
             return scores
         out = np.zeros(self.size, dtype=np.float32)
@@ -220,18 +223,27 @@ class LexicalIndex:
 
     def document_frequencies(self) -> dict[str, int]:
         """Every word of the index and how many of its rows hold it (from the rows' word ids made at build)."""
-        counts = np.bincount(self._terms, minlength=len(self._vocab)) if len(self._terms) else np.zeros(len(self._vocab), np.int64)
-        return {word: int(counts[i]) for word, i in self._vocab.items() if counts[i] > 0}
+        counts = self.row_counts()
+        return {word: int(counts[i]) for word, i in self._words.items() if counts[i] > 0}
+
+    def row_counts(self) -> np.ndarray:
+        """How many rows hold each word, by word id."""
+        size = int(self._words.ids().max()) + 1 if len(self._words) else 0
+        return np.bincount(self._terms, minlength=size) if len(self._terms) else np.zeros(size, np.int64)
+
+    def words(self) -> WordTable:
+        """The index's words (kb.tables.WordTable: sorted, each with its id)."""
+        return self._words
 
     def knows(self, word: str) -> bool:
         """Whether the index has this BM25 word."""
-        return word in self._vocab
+        return word in self._words
 
     def known_share(self, query_tokens: list[str]) -> float:
         """The share of the query's evidence words that occur anywhere in the knowledge base: a question
         about something the articles never mention (a stock, the weather) has few."""
         words = evidence_words(query_tokens)
-        return sum(w in self._vocab for w in words) / len(words) if words else 0.0
+        return sum(w in self._words for w in words) / len(words) if words else 0.0
 
     def attainable(self, query_tokens: list[str]) -> float:
         """The highest BM25 score the query's words could reach: each word's best score in any chunk, summed.
@@ -243,12 +255,12 @@ class LexicalIndex:
             if filled.any():
                 best[filled] = np.maximum.reduceat(data, ptr[:-1][filled])
             self._best = best
-        ids = [self._vocab[t] for t in query_tokens if t in self._vocab]
-        return float(sum(self._best[i] for i in ids if i < len(self._best)))
+        return float(sum(self._best[i] for i in self._words.ids_of(query_tokens) if i < len(self._best)))
 
     def save(self, directory: str | Path, counts: bool = True) -> None:
         """`counts` False: without the words' counts (the public chunks' index: a rebuild reads every chunk's)."""
         self._bm25.save(str(directory), show_progress=False)
+        self._words.save(Path(directory) / WordTable.FILE)
         rows = {} if self.ids is None else {"ids": self.ids}
         if counts and self._counts is not None:
             rows["counts"] = self._counts
@@ -273,5 +285,7 @@ class LexicalIndex:
             raise ValueError(f"{cls.DOC_TERMS}: {len(ids)} chunk ids for {n_docs} rows of {size} chunks")
         if counts is not None and len(counts) != len(terms):
             raise ValueError(f"{cls.DOC_TERMS} has {len(counts)} counts for {len(terms)} terms")
-        return cls(bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0), n_docs, ptr, terms,
-                   ids, size, counts)
+        table = Path(directory) / WordTable.FILE  # (a build made before it was kept: bm25s's vocabulary file)
+        words = WordTable.load(table) if table.is_file() else None
+        retriever = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0, load_vocab=words is None)
+        return cls(retriever, n_docs, ptr, terms, ids, size, counts, words)

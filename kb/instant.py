@@ -102,11 +102,11 @@ class Instant:
     def __init__(self, searcher):
         self.searcher = searcher
         snapshot = searcher.snapshot
-        # The public chunks' BM25 words, sorted for prefix look-ups, with the number of chunks holding each.
-        frequencies = snapshot.statistics("public").lexical.document_frequencies()
-        self._vocab = sorted(frequencies)
-        self._df = np.array([frequencies[w] for w in self._vocab], dtype=np.int64)
-        self._known = frozenset(frequencies)
+        # The public chunks' BM25 words (a table sorted for prefix look-ups, kb.tables.WordTable), with the number
+        # of public chunks holding each, by place in that table (0: a word of no public chunk, never suggested).
+        lexical = snapshot.statistics("public").lexical
+        self._vocab = lexical.words()
+        self._df = lexical.row_counts()[self._vocab.ids()] if len(self._vocab) else np.zeros(0, np.int64)
         self._mask = searcher.retriever.mask(None, None, "public")
         entries: list[_Entry] = []
         seen: set[tuple[str, str]] = set()  # (article, anchor): a long section is several chunks, one entry
@@ -142,15 +142,17 @@ class Instant:
         """The section anchors of a public article ('' for its intro); empty for any other id."""
         return self._anchors.get(article_id, frozenset())
 
-    def _range(self, prefix: str) -> tuple[int, int]:
-        lo = bisect.bisect_left(self._vocab, prefix)
-        return lo, bisect.bisect_left(self._vocab, prefix + "\U0010ffff", lo)
+    def _known(self, word: str) -> bool:
+        at = self._vocab.place(word)
+        return at >= 0 and self._df[at] > 0
 
     def _longer(self, prefix: str, limit: int) -> list[str]:
         """The most frequent public BM25 words that start with `prefix` and are longer."""
-        lo, hi = self._range(prefix)
-        order = np.argsort(-self._df[lo:hi], kind="stable")
-        return [w for w in (self._vocab[lo + i] for i in order[: limit + 1]) if w != prefix][:limit]
+        places = self._vocab.prefixed(prefix)
+        df = self._df[places.start:places.stop]
+        order = np.argsort(-df, kind="stable")[: limit + 1]
+        words = (self._vocab.word(places.start + i) for i in order.tolist() if df[i] > 0)
+        return [w for w in words if w != prefix][:limit]
 
     def completions(self, typed: Typed, limit: int = COMPLETIONS) -> list[str]:
         """BM25 words the text's unfinished end may be the start of, most frequent first. A Latin word typed
@@ -159,7 +161,7 @@ class Instant:
         words its last three, two or one characters start (`充值未到` → 到账)."""
         if typed.partial:
             prefix = typed.partial
-            if stem(prefix) in self._known:  # a word as typed (usdt): only its longer words, never a shorter start
+            if self._known(stem(prefix)):  # a word as typed (usdt): only its longer words, never a shorter start
                 return self._longer(prefix, limit)
             while True:
                 found = self._longer(prefix, limit)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import AGENT_TOKEN, CountingEmbedder
@@ -349,3 +350,32 @@ def test_a_page_table_gives_back_every_page_it_was_made_of():
     with pytest.raises(KeyError):
         table["a-3"]
     assert dict(PageTable({})) == {}
+
+
+def test_a_word_table_finds_every_word_it_holds_and_no_other(tmp_path):
+    """kb.tables.WordTable, the BM25 vocabulary of a loaded build: the id of every word in any script (sorted here
+    as Python sorts strings: UTF-8 keeps that order), -1 and False for any other, prefixes as ranges, and the same
+    after a save and load."""
+    from kb.tables import WordTable
+
+    vocab = {"deposit": 4, "deposi": 0, "depositing": 7, "dep": 2, "充值": 1, "充": 3, "입금": 5, "😀": 6, "z": 8}
+    for table in (WordTable.of_vocabulary(vocab), None):
+        if table is None:
+            WordTable.of_vocabulary(vocab).save(tmp_path / WordTable.FILE)
+            table = WordTable.load(tmp_path / WordTable.FILE)
+        assert len(table) == len(vocab) and dict(table.items()) == vocab
+        assert [table.word(i) for i in range(len(table))] == sorted(vocab)
+        assert all(table.id(w) == i and w in table for w, i in vocab.items())
+        for other in ("", "de", "deposits", "充值未", "입", "a", "zz", "\U0010ffff"):
+            assert table.id(other) == -1 and other not in table and table.place(other) == -1, other
+        assert 3 not in table
+        assert [table.word(i) for i in table.prefixed("deposi")] == ["deposi", "deposit", "depositing"]
+        assert [table.word(i) for i in table.prefixed("充")] == ["充", "充值"]
+        assert list(table.prefixed("x")) == [] and len(table.prefixed("")) == len(vocab)
+        assert table.ids_of(["z", "nope", "dep", "z"]) == [8, 2, 8]
+        assert table.by_id() == sorted(vocab, key=vocab.get)
+    assert WordTable.of(["b", "a", "c"]).ids().tolist() == [1, 0, 2]
+    empty = WordTable.of([])
+    assert len(empty) == 0 and "a" not in empty and list(empty.prefixed("a")) == [] and empty.by_id() == []
+    with pytest.raises(ValueError, match="2 ids"):
+        WordTable(b"ab", np.array([1, 3]), np.array([0, 1]))
