@@ -49,7 +49,7 @@ def preload(settings: Settings) -> Searcher | None:
         return None
     with fewer_collections():
         try:
-            snapshot = load_snapshot(build)
+            snapshot = load_snapshot(build, bodies=False)
         except KBError as exc:
             log.info("live build not preloaded (%s): each worker loads it", exc)
             return None
@@ -97,8 +97,8 @@ class LiveIndex:
         with fewer_collections():
             searcher = self._take_preloaded(build)
             if searcher is None:
-                searcher = Searcher(load_snapshot(build, self.embedder.name, self.embedder.dim), self.embedder,
-                                    self.settings)
+                snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim, bodies=False)
+                searcher = Searcher(snapshot, self.embedder, self.settings)
             if instant:
                 searcher.instant  # the prefix tables, made here while requests are served by the build before
         return searcher

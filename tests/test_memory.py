@@ -208,6 +208,21 @@ def test_a_loaded_build_holds_recurring_values_once_and_the_same_chunks(built):
         assert chunk.reply is chunk.text or chunk.reply != chunk.text
 
 
+def test_a_served_build_holds_no_article_bodies_and_shows_every_page(built, embedder):
+    """A server's snapshot (preloaded or loaded by a worker) leaves out the articles' Markdown, which only a build
+    reads; everything else of each article, and its page, is the build's."""
+    from kb.store import load_current
+
+    full = load_current(built.index_dir)
+    live.preload(built)
+    for index in (LiveIndex(built, embedder), LiveIndex(built, embedder)):  # the preloaded one, then one from disk
+        served = index.searcher.snapshot
+        assert served.articles.keys() == full.articles.keys() and all(a.body for a in full.articles.values())
+        for aid, article in served.articles.items():
+            assert article.body == "" and article.to_dict() == {**full.articles[aid].to_dict(), "body": ""}
+            assert served.pages[aid] == full.pages[aid]
+
+
 def test_a_preloaded_searcher_is_freed_once_a_new_build_is_served(built, embedder):
     """The master's objects are frozen (gc.freeze): the collector never frees them, so the preloaded searcher's one
     cycle (searcher ↔ prefix tables) is broken when a worker leaves it, and reference counting frees it."""
