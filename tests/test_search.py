@@ -96,12 +96,12 @@ def test_live_index_switches_to_a_new_build(built, kb_dir, embedder):
 
     live = LiveIndex(built.replace(reload_interval=0.0), embedder)
     old = live.searcher
-    assert "unique-new-word" not in old.snapshot.articles.get("lost-2fa-en").body
+    assert "unique-new-word" not in old.snapshot.pages["lost-2fa-en"].html  # (a server holds no Markdown)
     path = kb_dir / "lost-2fa-en.md"
     path.write_text(path.read_text(encoding="utf-8").replace("identity check", "identity check unique-new-word"), encoding="utf-8")
     build_index(built, embedder=embedder)
     live.maybe_reload(wait=True)
-    assert live.searcher is not old and "unique-new-word" in live.searcher.snapshot.articles["lost-2fa-en"].body
+    assert live.searcher is not old and "unique-new-word" in live.searcher.snapshot.pages["lost-2fa-en"].html
 
 
 def test_query_cache_skips_the_model_for_repeats(embedder):
