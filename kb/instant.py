@@ -24,7 +24,7 @@ from .lang import detect_locale, text_locale
 from .lexical import ENGLISH_STOPWORDS, stem
 from .present import Hit
 from .snippet import make_snippet
-from .tables import column
+from .tables import Strings, column
 
 LIMIT = 8  # suggestions shown under the search box
 COMPLETIONS = 3  # words the partial last word stands for: its most frequent completions in the public articles
@@ -59,15 +59,6 @@ class Typed:
         words = tuple(w for kind, w, _ in tokens if kind == "latin" and w not in ENGLISH_STOPWORDS)
         runs = tuple(w for kind, w, _ in tokens if kind == "cjk")
         return cls(words, runs, partial, tail)
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    chunk: int  # the chunk a match shows: the article's first for a title, the section's for a heading
-    article: str
-    locale: str
-    text: str  # the normalised title or heading
-    heading: bool
 
 
 _NONE = np.zeros(0, dtype=np.int32)
@@ -108,27 +99,42 @@ class Instant:
         self._vocab = lexical.words()
         self._df = lexical.row_counts()[self._vocab.ids()] if len(self._vocab) else np.zeros(0, np.int64)
         self._mask = searcher.retriever.mask(None, None, "public")
-        entries: list[_Entry] = []
+        # Entries: a public article's title and each of its headings, as columns (no object per entry, which a
+        # forked worker's keystrokes would write to): the chunk a match shows (the article's first for a title,
+        # the section's for a heading), whether it is a heading, the article (as its first chunk), its locale
+        # (a code), and the normalised text with its length.
+        chunk_of, heading_of, article_of, locale_of, texts = [], [], [], [], []
+        first: dict[str, int] = {}  # article id → its first chunk
         seen: set[tuple[str, str]] = set()  # (article, anchor): a long section is several chunks, one entry
+        self._locales: dict[str, int] = {}
         chunks = snapshot.chunks
         for cid, (article_id, heading, anchor) in enumerate(zip(*(column(chunks, f) for f in ("article_id", "heading", "anchor")))):
+            first.setdefault(article_id, cid)
             article = snapshot.articles.get(article_id)
             if article is None or not article.is_public or not self._mask[cid]:
                 continue
-            if (article.id, "") not in seen:
-                seen.add((article.id, ""))
-                entries.append(_Entry(cid, article.id, article.locale, normalise(article.title), False))
-            if heading and (article.id, anchor) not in seen:
-                seen.add((article.id, anchor))
-                entries.append(_Entry(cid, article.id, article.locale, normalise(heading), True))
-        self._entries = entries
-        anchors: dict[str, set[str]] = {}
-        for article_id, anchor in seen:
-            anchors.setdefault(article_id, set()).add(anchor)
-        self._anchors = {aid: frozenset(a) for aid, a in anchors.items()}  # public article → its sections' anchors
+            for text, is_heading in ((article.title, False), (heading, True)):
+                if (is_heading and not text) or (article.id, anchor if is_heading else "") in seen:
+                    continue
+                seen.add((article.id, anchor if is_heading else ""))
+                chunk_of.append(cid)
+                heading_of.append(is_heading)
+                article_of.append(first[article_id])
+                locale_of.append(self._locales.setdefault(article.locale, len(self._locales)))
+                texts.append(normalise(text))
+        self._chunk = np.array(chunk_of, dtype=np.int32)
+        self._heading = np.array(heading_of, dtype=bool)
+        self._article = np.array(article_of, dtype=np.int32)
+        self._locale = np.array(locale_of, dtype=np.int16)
+        self._length = np.fromiter(map(len, texts), np.int32, len(texts))
+        self._text = Strings(texts)
+        self._first = {aid: cid for aid, cid in first.items() if snapshot.articles.get(aid) is not None
+                       and snapshot.articles[aid].is_public}  # public article → its first chunk
+        # each chunk → its article's first chunk (the key entries and BM25 hits are grouped by)
+        self._article_of_chunk = np.array([first[a] for a in column(chunks, "article_id")], dtype=np.int32)
         # The Latin words of titles and headings, sorted (for the word being typed) and by stem (for the
         # finished ones), each with the entries that hold it: sorted arrays (a tenth of the memory of sets).
-        postings = _postings(_LATIN.findall(entry.text) for entry in entries)
+        postings = _postings(_LATIN.findall(text) for text in texts)
         stems: dict[str, list[np.ndarray]] = {}
         for word, held in postings.items():  # each distinct word stemmed once
             stems.setdefault(stem(word), []).append(held)
@@ -136,11 +142,16 @@ class Instant:
         self._postings = postings
         self._stems = {s: held[0] if len(held) == 1 else np.unique(np.concatenate(held)) for s, held in stems.items()}
         # each CJK character → the entries holding it (a run's candidates)
-        self._chars = _postings(_CJK_CHARS.findall(entry.text) for entry in entries)
+        self._chars = _postings(_CJK_CHARS.findall(text) for text in texts)
 
     def anchors(self, article_id: str) -> frozenset[str]:
         """The section anchors of a public article ('' for its intro); empty for any other id."""
-        return self._anchors.get(article_id, frozenset())
+        first = self._first.get(article_id)
+        if first is None:
+            return frozenset()
+        entries = np.flatnonzero((self._article == first) & self._heading)
+        chunks = self.searcher.snapshot.chunks
+        return frozenset(["", *(chunks[c].anchor for c in self._chunk[entries].tolist())])
 
     def _known(self, word: str) -> bool:
         at = self._vocab.place(word)
@@ -182,9 +193,9 @@ class Instant:
                     return found
         return []
 
-    def matches(self, typed: Typed) -> list[_Entry]:
-        """Titles and headings that hold every finished word (by stem), every CJK run, and a word that starts
-        with the one being typed."""
+    def matches(self, typed: Typed) -> np.ndarray:
+        """The entries (titles and headings) that hold every finished word (by stem), every CJK run, and a word
+        that starts with the one being typed."""
         sets: list[np.ndarray] = [self._stems.get(stem(word), _NONE) for word in typed.words]
         if typed.partial:
             lo = bisect.bisect_left(self._words, typed.partial)
@@ -196,10 +207,11 @@ class Instant:
             sets.append(np.unique(np.concatenate(found)) if found else _NONE)
         sets.extend(self._chars.get(char, _NONE) for run in typed.runs for char in set(run))
         if not sets:
-            return []
+            return _NONE
         candidates = functools.reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), sets)
-        return [self._entries[i] for i in candidates.tolist()
-                if all(run in self._entries[i].text for run in typed.runs)]
+        if not typed.runs:
+            return candidates
+        return np.array([i for i in candidates.tolist() if all(run in self._text[i] for run in typed.runs)], dtype=np.int32)
 
     def suggest(self, text: str, lang: str | None = None, limit: int = LIMIT) -> tuple[list[Hit], str | None]:
         """Up to `limit` public articles for the text typed so far, each topic once and in the preferred
@@ -217,13 +229,17 @@ class Instant:
         ids, scores = s.retriever.lexical(query.expanded, self._mask, "public")
         ids_list, score_list = ids.tolist(), scores.tolist()
         score_of = dict(zip(ids_list, score_list))
-        best_of: dict[str, int] = {}  # article → its best BM25 chunk
-        for cid in ids_list:
-            best_of.setdefault(s.retriever.article_of[cid], cid)
+        best_of: dict[int, int] = {}  # article (its first chunk) → its best BM25 chunk
+        for article, cid in zip(self._article_of_chunk[ids].tolist(), ids_list):
+            best_of.setdefault(article, cid)
         # Titles first, then headings; each in the preferred locale first, then by BM25, then the shorter.
-        matched = sorted(self.matches(typed), key=lambda e: (
-            e.heading, e.locale != prefer, -score_of.get(best_of.get(e.article, e.chunk), 0.0), len(e.text)))
-        chosen = [e.chunk if e.heading else best_of.get(e.article, e.chunk) for e in matched]
+        entries = self.matches(typed)
+        preferred = self._locales.get(prefer, -1) if prefer else -1
+        heading, chunk, article = (a[entries].tolist() for a in (self._heading, self._chunk, self._article))
+        other, length = (self._locale[entries] != preferred).tolist(), self._length[entries].tolist()
+        matched = sorted(range(len(entries)), key=lambda e: (
+            heading[e], other[e], -score_of.get(best_of.get(article[e], chunk[e]), 0.0), length[e]))
+        chosen = [chunk[e] if heading[e] else best_of.get(article[e], chunk[e]) for e in matched]
         order = list(dict.fromkeys(chosen + ids_list))
         if not order:
             return [], prefer

@@ -160,6 +160,29 @@ def column(chunks: Sequence[Chunk], name: str) -> list:
     return [getattr(c, name) for c in chunks]
 
 
+class Strings(Sequence[str]):
+    """Strings in one UTF-8 buffer with offsets; the i-th is decoded when read (the buffer is never written)."""
+
+    def __init__(self, values: Sequence[str]):
+        encoded = [v.encode() for v in values]
+        self._ends_array = np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), dtype=np.int64)
+        self._ends = memoryview(self._ends_array)
+        self._buffer = b"".join(encoded)
+
+    def __len__(self) -> int:
+        return len(self._ends_array)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = operator.index(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"string {i} of {len(self)}")
+        return self._buffer[self._ends[i - 1] if i else 0:self._ends[i]].decode()
+
+
 class WordTable:
     """A vocabulary (word → id): its words sorted, in one UTF-8 buffer with offsets, and each one's id. A look-up
     reads the buffer and writes nothing the master made: a dict's returns an int whose count it writes, which
