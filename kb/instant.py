@@ -107,20 +107,24 @@ class Instant:
         first: dict[str, int] = {}  # article id → its first chunk
         seen: set[tuple[str, str]] = set()  # (article, anchor): a long section is several chunks, one entry
         self._locales: dict[str, int] = {}
+        articles = snapshot.articles
+        public = {aid: (title, locale) for aid, title, locale, audience, status
+                  in zip(*(column(articles, f) for f in ("id", "title", "locale", "audience", "status")))
+                  if audience == "public" and status == "published"}  # (Article.is_public)
         chunks = snapshot.chunks
         for cid, (article_id, heading, anchor) in enumerate(zip(*(column(chunks, f) for f in ("article_id", "heading", "anchor")))):
             first.setdefault(article_id, cid)
-            article = snapshot.articles.get(article_id)
-            if article is None or not article.is_public or not self._mask[cid]:
+            if article_id not in public or not self._mask[cid]:
                 continue
-            for text, is_heading in ((article.title, False), (heading, True)):
-                if (is_heading and not text) or (article.id, anchor if is_heading else "") in seen:
+            title, locale = public[article_id]
+            for text, is_heading in ((title, False), (heading, True)):
+                if (is_heading and not text) or (article_id, anchor if is_heading else "") in seen:
                     continue
-                seen.add((article.id, anchor if is_heading else ""))
+                seen.add((article_id, anchor if is_heading else ""))
                 chunk_of.append(cid)
                 heading_of.append(is_heading)
                 article_of.append(first[article_id])
-                locale_of.append(self._locales.setdefault(article.locale, len(self._locales)))
+                locale_of.append(self._locales.setdefault(locale, len(self._locales)))
                 texts.append(normalise(text))
         self._chunk = np.array(chunk_of, dtype=np.int32)
         self._heading = np.array(heading_of, dtype=bool)
@@ -128,8 +132,7 @@ class Instant:
         self._locale = np.array(locale_of, dtype=np.int16)
         self._length = np.fromiter(map(len, texts), np.int32, len(texts))
         self._text = Strings(texts)
-        self._first = {aid: cid for aid, cid in first.items() if snapshot.articles.get(aid) is not None
-                       and snapshot.articles[aid].is_public}  # public article → its first chunk
+        self._first = {aid: cid for aid, cid in first.items() if aid in public}  # public article → its first chunk
         # each chunk → its article's first chunk (the key entries and BM25 hits are grouped by)
         self._article_of_chunk = np.array([first[a] for a in column(chunks, "article_id")], dtype=np.int32)
         # The Latin words of titles and headings, sorted (for the word being typed) and by stem (for the

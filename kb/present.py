@@ -9,6 +9,7 @@ import numpy as np
 
 from .snippet import make_snippet
 from .store import Snapshot
+from .tables import column
 
 # What each surface shows of a hit. Public surfaces never show `audience` or section text.
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -89,8 +90,8 @@ class Presenter:
             self._first_chunk.setdefault(aid, cid)
         # translation group → locale → article id, public and internal alike (once per snapshot)
         self._translations: dict[str, dict[str, str]] = {}
-        for a in snapshot.articles.values():
-            self._translations.setdefault(a.translation_group, {})[a.locale] = a.id
+        for aid, group, locale in zip(*(column(snapshot.articles, f) for f in ("id", "translation_group", "locale"))):
+            self._translations.setdefault(group, {})[locale] = aid
 
     def article_hit(self, article_id: str, confidence: float = 0.0) -> Hit:
         """An article as a hit without a search (its first section), for what rules put in front of results."""

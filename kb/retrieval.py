@@ -26,7 +26,8 @@ class Retriever:
         # chunk id → its topic (translation group) as a number: ranking and grouping compare the topics of
         # hundreds of candidates a search, in numpy, without looking up each candidate's article
         code: dict[str, int] = {}
-        groups = {aid: code.setdefault(a.translation_group, len(code)) for aid, a in snapshot.articles.items()}
+        groups = {aid: code.setdefault(group, len(code))
+                  for aid, group in zip(column(snapshot.articles, "id"), column(snapshot.articles, "translation_group"))}
         self.group_of = np.array([groups[a] for a in self.article_of], dtype=np.int32)
         # each chunk's row in the title vectors, -1 where its article has none
         self._title_row = np.full(len(chunks), -1, dtype=np.int64)

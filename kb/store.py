@@ -54,7 +54,7 @@ from .glossary import Glossary
 from .identifiers import IdentifierIndex
 from .index import MAP_MIN_BYTES, VectorIndex
 from .manifest import FORMAT_VERSION, MANIFEST, REBUILD_HINT, UPGRADE_HINT, Manifest, require_servable
-from .tables import ChunkTable, Page, PageTable, column  # (Page: kb.store.Page too)
+from .tables import ArticleTable, ChunkTable, Page, PageTable, column  # (Page: kb.store.Page too)
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +415,7 @@ class Snapshot:
 
     path: Path
     manifest: Manifest
-    articles: dict[str, Article]
+    articles: Mapping[str, Article]  # an ArticleTable when loaded from a build folder
     chunks: Sequence[Chunk]  # a ChunkTable when loaded from disk
     vectors: VectorIndex
     lexical: LexicalIndex
@@ -616,9 +616,12 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         if fields != CHUNK_FIELDS[: len(fields)] or len(fields) < CHUNK_REQUIRED:
             raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
         once: dict[Any, Any] = {}  # a value that recurs (an article's id and title in each of its chunks) held once
-        articles = {a["id"]: Article.from_dict({**a, **{k: _once(once, a[k]) for k in _ARTICLE_SHARED},
-                                                **({} if bodies else {"body": ""})})
-                    for a in orjson.loads(files.read(ARTICLES))}
+        parsed = orjson.loads(files.read(ARTICLES))
+        if not bodies:
+            for a in parsed:
+                a["body"] = ""
+        articles = ArticleTable(parsed)
+        del parsed
         chunks = ChunkTable.from_columns(dict(zip(fields, table["columns"])), functools.partial(_once, once))
         del table
         pages = PageTable(orjson.loads(files.read(PAGES)), functools.partial(_once, once))
@@ -645,9 +648,6 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
                     identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim), public,
                     related)
-
-
-_ARTICLE_SHARED = ("id", "title", "locale", "category", "audience", "status", "translation_group")
 
 
 def _once(once: dict[Any, Any], value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import orjson
 
+from .articles import Article
 from .chunking import Chunk
 
 # Chunk fields held as codes into their distinct values (shared with the articles' own strings), and those held in
@@ -153,11 +154,14 @@ class ChunkTable(Sequence[Chunk]):
         return [b.decode() for b in raw]
 
 
-def column(chunks: Sequence[Chunk], name: str) -> list:
-    """Every chunk's `name` (a field, or `heading`): from a ChunkTable's columns, or from each Chunk of a list."""
-    if isinstance(chunks, ChunkTable):
-        return chunks.column(name)
-    return [getattr(c, name) for c in chunks]
+def column(rows, name: str) -> list:
+    """Every chunk's or article's `name` (a field; a chunk's `heading` too), in order: from a ChunkTable's or an
+    ArticleTable's columns, or from each Chunk of a list or each Article of a dict."""
+    if isinstance(rows, (ChunkTable, ArticleTable)):
+        return rows.column(name)
+    if isinstance(rows, Mapping):
+        rows = rows.values()
+    return [getattr(r, name) for r in rows]
 
 
 class Strings(Sequence[str]):
@@ -281,3 +285,79 @@ class WordTable:
     def items(self) -> Iterator[tuple[str, int]]:
         """(word, id) in sorted order."""
         return zip(map(self.word, range(self._n)), self._ids_array.tolist())
+
+
+class ArticleTable(Mapping[str, Article]):
+    """The articles of one loaded build, by id, in the build's order: fields that recur (locale, category,
+    audience, status, translation group) as codes, the others in one buffer; an Article is made when one is read,
+    and an id is found in a WordTable (no dict of ids, whose look-up would write an int's count)."""
+
+    CODED = ("locale", "category", "audience", "status", "translation_group")
+    BUFFERED = ("id", "title", "tags", "updated", "body", "path", "fingerprint")
+
+    def __init__(self, articles: Sequence[dict[str, Any]]):
+        """`articles`: articles.json as parsed (each as Article.to_dict gives it)."""
+        n = len(articles)
+        self._codes, self._values = {}, {}
+        for name in self.CODED:
+            index: dict = {}
+            self._codes[name] = np.fromiter((index.setdefault(a[name], len(index)) for a in articles), np.int32, n)
+            self._values[name] = list(index)
+        parts: list[bytes] = []
+        for a in articles:
+            parts += (a["id"].encode(), a["title"].encode(), orjson.dumps(list(a["tags"])), orjson.dumps(a["updated"]),
+                      a["body"].encode(), a["path"].encode(), a["fingerprint"].encode())
+        self._ends = memoryview(np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64))
+        self._buffer = b"".join(parts)
+        self._n = n
+        ids = [a["id"] for a in articles]
+        if len(set(ids)) != n:
+            raise ValueError("article ids are not unique")
+        self._rows = WordTable.of(ids)  # id → row
+
+    @classmethod
+    def of(cls, articles: Sequence[Article]) -> "ArticleTable":
+        return cls([a.to_dict() for a in articles])
+
+    def _field(self, row: int, f: int) -> bytes:
+        at = row * len(self.BUFFERED) + f
+        return self._buffer[self._ends[at - 1] if at else 0:self._ends[at]]
+
+    def _article(self, row: int) -> Article:
+        aid, title, tags, updated, body, path, fingerprint = (self._field(row, f) for f in range(len(self.BUFFERED)))
+        coded = {name: self._values[name][self._codes[name][row]] for name in self.CODED}
+        return Article(id=aid.decode(), title=title.decode(), tags=tuple(orjson.loads(tags)), updated=orjson.loads(updated),
+                       body=body.decode(), path=path.decode(), fingerprint=fingerprint.decode(), **coded)
+
+    def __getitem__(self, article_id: str) -> Article:
+        row = self._rows.id(article_id) if isinstance(article_id, str) else -1
+        if row < 0:
+            raise KeyError(article_id)
+        return self._article(row)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._field(row, 0).decode() for row in range(self._n))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def values(self):  # (Mapping's would find each id again)
+        return [self._article(row) for row in range(self._n)]
+
+    def items(self):
+        return [(a.id, a) for a in self.values()]
+
+    def column(self, name: str) -> list:
+        """Every article's `name`, in order, without making the articles."""
+        if name in self.CODED:
+            values = self._values[name]
+            return [values[c] for c in self._codes[name].tolist()]
+        f = self.BUFFERED.index(name)
+        if name == "tags":
+            return [tuple(orjson.loads(self._field(row, f))) for row in range(self._n)]
+        if name == "updated":
+            return [orjson.loads(self._field(row, f)) for row in range(self._n)]
+        return [self._field(row, f).decode() for row in range(self._n)]

@@ -352,6 +352,31 @@ def test_a_page_table_gives_back_every_page_it_was_made_of():
     assert dict(PageTable({})) == {}
 
 
+def test_an_article_table_gives_back_every_article_and_column_in_order():
+    from kb.articles import Article
+    from kb.tables import ArticleTable, column
+
+    articles = [
+        Article("lost-2fa-ko", "2FA 분실 😀", "ko", "security", ("2fa",), "public", "published", "lost-2fa", None, "본문",
+                "articles/lost-2fa-ko.md", "f" * 64),
+        Article("a-1", "充值未到账", "zh-CN", "deposits", (), "internal", "published", "a", "2026-01-02", "", "a.md", "0"),
+        Article("a-0", "Deposit", "en", "deposits", ("usdt", "trc20"), "public", "draft", "a", "2026-01-01", "x", "b.md", "1"),
+    ]
+    table = ArticleTable.of(articles)
+    assert len(table) == 3 and list(table) == ["lost-2fa-ko", "a-1", "a-0"]  # the build's order, not sorted
+    assert table == {a.id: a for a in articles} and table.values() == articles
+    assert table.items() == [(a.id, a) for a in articles] and table["a-1"] == articles[1]
+    assert "a-0" in table and "a-2" not in table and 3 not in table and table.get("a-2") is None
+    with pytest.raises(KeyError):
+        table["a-2"]
+    for name in (*ArticleTable.CODED, *ArticleTable.BUFFERED):
+        assert table.column(name) == column(table, name) == column({a.id: a for a in articles}, name) \
+            == [getattr(a, name) for a in articles], name
+    assert len(ArticleTable([])) == 0 and dict(ArticleTable([])) == {}
+    with pytest.raises(ValueError, match="not unique"):
+        ArticleTable.of([articles[0], articles[0]])
+
+
 def test_a_word_table_finds_every_word_it_holds_and_no_other(tmp_path):
     """kb.tables.WordTable, the BM25 vocabulary of a loaded build: the id of every word in any script (sorted here
     as Python sorts strings: UTF-8 keeps that order), -1 and False for any other, prefixes as ranges, and the same

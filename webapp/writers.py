@@ -9,6 +9,7 @@ import re
 from flask import Blueprint, Response, render_template, request
 
 from kb.config import LOCALES
+from kb.tables import column
 
 from . import analytics
 from .analytics import Filters
@@ -77,9 +78,11 @@ def _filters(strict: bool = True) -> tuple[Filters, dt.date, dt.date, list[str]]
 
 def _articles(f: Filters) -> tuple[dict[str, str], dict[str, str]]:
     """Titles of every article (internal ones too: agents' marks name them), and of the public ones of the locale."""
-    articles = searcher().snapshot.articles.values()
-    titles = {a.id: a.title for a in articles}
-    public = {a.id: a.title for a in articles if a.is_public and (f.locale is None or a.locale == f.locale)}
+    articles = searcher().snapshot.articles
+    rows = list(zip(*(column(articles, name) for name in ("id", "title", "audience", "status", "locale"))))
+    titles = {aid: title for aid, title, *_ in rows}
+    public = {aid: title for aid, title, audience, status, locale in rows
+              if audience == "public" and status == "published" and (f.locale is None or locale == f.locale)}
     return titles, public
 
 
