@@ -72,9 +72,6 @@ class ChunkTable(Sequence[Chunk]):
     def __init__(self, codes: dict[str, np.ndarray], values: dict[str, list], ordinals: np.ndarray, buffer: bytes,
                  ends: np.ndarray, reply_is_text: np.ndarray):
         self._codes, self._values, self._ordinals, self._reply_is_text = codes, values, ordinals, reply_is_text
-        # the same values as strings read from a buffer: a chunk read gets its own (a value from the list would be
-        # the one object every chunk of the article shares, whose count the read writes)
-        self._strings = {name: Strings(v) for name, v in values.items()}
         self._buffer, self._ends = buffer, ends  # row i, field f: buffer[ends[i * F + f - 1]:ends[i * F + f]]
         self._n = len(ordinals)
 
@@ -123,7 +120,7 @@ class ChunkTable(Sequence[Chunk]):
             raise IndexError(f"chunk {i} of {self._n}")
         cid, path, anchor, text, reply, internal, index_text, tags = (self._field(i, f) for f in range(len(BUFFERED)))
         text = text.decode()
-        coded = [self._strings[name][self._codes[name][i]] for name in CODED]
+        coded = [self._values[name][self._codes[name][i]] for name in CODED]
         return Chunk(cid.decode(), coded[0], int(self._ordinals[i]), coded[1], tuple(orjson.loads(path)), anchor.decode(),
                      text, *coded[2:], tuple(orjson.loads(tags)), text if self._reply_is_text[i] else reply.decode(),
                      internal.decode(), index_text.decode())
