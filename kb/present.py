@@ -88,10 +88,16 @@ class Presenter:
         self._first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot)
         for cid, aid in enumerate(article_of):
             self._first_chunk.setdefault(aid, cid)
-        # translation group → locale → article id, public and internal alike (once per snapshot)
-        self._translations: dict[str, dict[str, str]] = {}
-        for aid, group, locale in zip(*(column(snapshot.articles, f) for f in ("id", "translation_group", "locale"))):
-            self._translations.setdefault(group, {})[locale] = aid
+        # topic (group_of's number for a translation group) → locale → article id, public and internal alike, and
+        # the public articles: once per snapshot, so that grouping reads no article but the ones it shows
+        self._translations: dict[int, dict[str, str]] = {}
+        public = []
+        for aid, locale, audience, status in zip(*(column(snapshot.articles, f) for f in ("id", "locale", "audience", "status"))):
+            if aid in self._first_chunk:
+                self._translations.setdefault(int(group_of[self._first_chunk[aid]]), {})[locale] = aid
+            if audience == "public" and status == "published":  # (Article.is_public)
+                public.append(aid)
+        self._public = frozenset(public)
 
     def article_hit(self, article_id: str, confidence: float = 0.0) -> Hit:
         """An article as a hit without a search (its first section), for what rules put in front of results."""
@@ -104,15 +110,15 @@ class Presenter:
                    audience=article.audience, url=section.url, section=section.heading, snippet="", score=0.0,
                    confidence=confidence, sections=(section,))
 
-    def _shown(self, article_id: str, prefer: str | None, public: bool) -> str:
+    def _shown(self, article_id: str, topic: int, prefer: str | None, public: bool) -> str:
         """The article a topic is shown as: its translation in the reader's locale when there is one, else its
         English one (read by more of our readers than any other), else the one that matched."""
         if not prefer:
             return article_id
-        members = self._translations.get(self.snapshot.articles[article_id].translation_group, {})
+        members = self._translations.get(topic, {})
         for locale in (prefer, "en"):
             candidate = members.get(locale)
-            if candidate and (not public or self.snapshot.articles[candidate].is_public):
+            if candidate and (not public or candidate in self._public):
                 return candidate
         return article_id
 
@@ -121,23 +127,22 @@ class Presenter:
         """Chunks → topics: each translation group once, shown in `prefer` when it has that translation (else in
         the language that matched best), best section first; a topic's score is its best chunk's.
         `query` None: no snippets."""
-        grouped: dict[str, list[tuple[int, float]]] = {}
-        shown: dict[str, str] = {}  # translation group → the article shown for it
+        grouped: dict[int, list[tuple[int, float]]] = {}
+        shown: dict[int, str] = {}  # topic → the article shown for it
         # the first k topics in rank order, and only their chunks: the others are never looked at
         ids = np.asarray(ids, dtype=np.int64)
         topics = self.group_of[ids]
         _, first = np.unique(topics, return_index=True)
         keep = np.isin(topics, topics[np.sort(first)[:k]])
-        for cid, score in zip(ids[keep].tolist(), np.asarray(scores)[keep].tolist()):
-            group = self.snapshot.articles[self.article_of[cid]].translation_group
-            if group not in grouped:
-                grouped[group] = []
-                shown[group] = self._shown(self.article_of[cid], prefer, public)
-            grouped[group].append((cid, score))
+        for cid, topic, score in zip(ids[keep].tolist(), topics[keep].tolist(), np.asarray(scores)[keep].tolist()):
+            if topic not in grouped:
+                grouped[topic] = []
+                shown[topic] = self._shown(self.article_of[cid], topic, prefer, public)
+            grouped[topic].append((cid, score))
         top = max((s for _, s in next(iter(grouped.values()), [])), default=1.0) or 1.0
         hits = []
-        for rank, (group, found) in enumerate(grouped.items()):
-            aid = shown[group]
+        for rank, (topic, found) in enumerate(grouped.items()):
+            aid = shown[topic]
             # the shown article's own sections that matched; its first section if only a translation matched
             members = [(cid, s) for cid, s in found if self.article_of[cid] == aid] or [(self._first_chunk[aid], found[0][1])]
             article = self.snapshot.articles[aid]
@@ -160,6 +165,6 @@ class Presenter:
                 id=aid, title=article.title, locale=article.locale, category=article.category,
                 audience=article.audience, url=best.url, section=best.heading, snippet=best.snippet,
                 score=round(found[0][1], 6), confidence=hit_conf, sections=tuple(sections),
-                translation_group=group, fallback=bool(prefer) and article.locale != prefer,
+                translation_group=article.translation_group, fallback=bool(prefer) and article.locale != prefer,
             ))
         return hits

@@ -298,11 +298,14 @@ class ArticleTable(Mapping[str, Article]):
     def __init__(self, articles: Sequence[dict[str, Any]]):
         """`articles`: articles.json as parsed (each as Article.to_dict gives it)."""
         n = len(articles)
-        self._codes, self._values = {}, {}
-        for name in self.CODED:
+        self._values = {}
+        codes = np.zeros((n, len(self.CODED)), dtype=np.int32)  # row → each coded field's code
+        for f, name in enumerate(self.CODED):
             index: dict = {}
-            self._codes[name] = np.fromiter((index.setdefault(a[name], len(index)) for a in articles), np.int32, n)
+            codes[:, f] = np.fromiter((index.setdefault(a[name], len(index)) for a in articles), np.int32, n)
             self._values[name] = list(index)
+        self._codes = codes
+        self._coded = [self._values[name] for name in self.CODED]
         parts: list[bytes] = []
         for a in articles:
             parts += (a["id"].encode(), a["title"].encode(), orjson.dumps(list(a["tags"])), orjson.dumps(a["updated"]),
@@ -324,10 +327,17 @@ class ArticleTable(Mapping[str, Article]):
         return self._buffer[self._ends[at - 1] if at else 0:self._ends[at]]
 
     def _article(self, row: int) -> Article:
-        aid, title, tags, updated, body, path, fingerprint = (self._field(row, f) for f in range(len(self.BUFFERED)))
-        coded = {name: self._values[name][self._codes[name][row]] for name in self.CODED}
-        return Article(id=aid.decode(), title=title.decode(), tags=tuple(orjson.loads(tags)), updated=orjson.loads(updated),
-                       body=body.decode(), path=path.decode(), fingerprint=fingerprint.decode(), **coded)
+        at = row * len(self.BUFFERED)
+        ends, buffer = self._ends, self._buffer
+        start = ends[at - 1] if at else 0
+        fields = []
+        for end in ends[at:at + len(self.BUFFERED)]:
+            fields.append(buffer[start:end])
+            start = end
+        aid, title, tags, updated, body, path, fingerprint = fields
+        locale, category, audience, status, group = (values[c] for values, c in zip(self._coded, self._codes[row].tolist()))
+        return Article(aid.decode(), title.decode(), locale, category, tuple(orjson.loads(tags)), audience, status, group,
+                       orjson.loads(updated), body.decode(), path.decode(), fingerprint.decode())
 
     def __getitem__(self, article_id: str) -> Article:
         row = self._rows.id(article_id) if isinstance(article_id, str) else -1
@@ -354,7 +364,7 @@ class ArticleTable(Mapping[str, Article]):
         """Every article's `name`, in order, without making the articles."""
         if name in self.CODED:
             values = self._values[name]
-            return [values[c] for c in self._codes[name].tolist()]
+            return [values[c] for c in self._codes[:, self.CODED.index(name)].tolist()]
         f = self.BUFFERED.index(name)
         if name == "tags":
             return [tuple(orjson.loads(self._field(row, f))) for row in range(self._n)]
