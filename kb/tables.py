@@ -246,7 +246,7 @@ class WordTable:
 
     def place(self, word: str) -> int:
         """The word's place in sorted order, -1 if the table does not hold it."""
-        key = word.encode()
+        key = word.encode("utf-8", "surrogatepass")  # (a lone surrogate: bytes no stored word has)
         at = self._lower_bound(key)
         return at if at < self._n and self._word(at) == key else -1
 
@@ -263,7 +263,7 @@ class WordTable:
 
     def prefixed(self, prefix: str) -> range:
         """The places of the words that start with `prefix` (the word itself included)."""
-        key = prefix.encode()
+        key = prefix.encode("utf-8", "surrogatepass")
         lo = self._lower_bound(key)
         return range(lo, self._lower_bound(key + b"\xff"))  # no UTF-8 byte is 0xff: it follows every continuation
 
