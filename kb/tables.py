@@ -1,10 +1,12 @@
-"""A loaded build's chunks and pages as a few columns, not one Python object per chunk, page and field.
+"""A loaded build's articles, chunks, pages and BM25 words as a few columns, not one Python object per article,
+chunk, page, word and field.
 
 A server's master loads the build and forks its workers, which share its pages until they write to them. Reading a
 Python object writes its reference count, so every chunk a search or a suggestion touched used to copy the page it
 sat on (with its neighbours) into the worker: about 20 MB per worker under a load mix at 10,000 articles. Here the
 strings are one UTF-8 buffer with offsets, recurring values (article, title, locale, category, audience) codes into
-lists of those values, and a Chunk or a Page is made when one is read: the buffer is read, never written."""
+lists of those values, and an Article, a Chunk or a Page is made when one is read: the buffer is read, never
+written. A vocabulary (WordTable) is its words sorted in such a buffer, found by binary search."""
 from __future__ import annotations
 
 import functools
