@@ -108,9 +108,8 @@ class Instant:
         seen: set[tuple[str, str]] = set()  # (article, anchor): a long section is several chunks, one entry
         self._locales: dict[str, int] = {}
         articles = snapshot.articles
-        public = {aid: (title, locale) for aid, title, locale, audience, status
-                  in zip(*(column(articles, f) for f in ("id", "title", "locale", "audience", "status")))
-                  if audience == "public" and status == "published"}  # (Article.is_public)
+        public = {aid: (title, locale) for aid, title, locale, is_public
+                  in zip(*(column(articles, f) for f in ("id", "title", "locale", "is_public"))) if is_public}
         chunks = snapshot.chunks
         for cid, (article_id, heading, anchor) in enumerate(zip(*(column(chunks, f) for f in ("article_id", "heading", "anchor")))):
             first.setdefault(article_id, cid)

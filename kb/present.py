@@ -92,10 +92,10 @@ class Presenter:
         # the public articles: once per snapshot, so that grouping reads no article but the ones it shows
         self._translations: dict[int, dict[str, str]] = {}
         public = []
-        for aid, locale, audience, status in zip(*(column(snapshot.articles, f) for f in ("id", "locale", "audience", "status"))):
+        for aid, locale, is_public in zip(*(column(snapshot.articles, f) for f in ("id", "locale", "is_public"))):
             if aid in self._first_chunk:
                 self._translations.setdefault(int(group_of[self._first_chunk[aid]]), {})[locale] = aid
-            if audience == "public" and status == "published":  # (Article.is_public)
+            if is_public:
                 public.append(aid)
         self._public = frozenset(public)
 

@@ -363,7 +363,10 @@ class ArticleTable(Mapping[str, Article]):
         return [(a.id, a) for a in self.values()]
 
     def column(self, name: str) -> list:
-        """Every article's `name`, in order, without making the articles."""
+        """Every article's `name` (a field, or `is_public`), in order, without making the articles."""
+        if name == "is_public":
+            return [audience == "public" and status == "published"  # (Article.is_public)
+                    for audience, status in zip(self.column("audience"), self.column("status"))]
         if name in self.CODED:
             values = self._values[name]
             return [values[c] for c in self._codes[:, self.CODED.index(name)].tolist()]

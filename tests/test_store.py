@@ -369,7 +369,7 @@ def test_an_article_table_gives_back_every_article_and_column_in_order():
     assert "a-0" in table and "a-2" not in table and 3 not in table and table.get("a-2") is None
     with pytest.raises(KeyError):
         table["a-2"]
-    for name in (*ArticleTable.CODED, *ArticleTable.BUFFERED):
+    for name in (*ArticleTable.CODED, *ArticleTable.BUFFERED, "is_public"):
         assert table.column(name) == column(table, name) == column({a.id: a for a in articles}, name) \
             == [getattr(a, name) for a in articles], name
     assert len(ArticleTable([])) == 0 and dict(ArticleTable([])) == {}

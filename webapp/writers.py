@@ -79,10 +79,9 @@ def _filters(strict: bool = True) -> tuple[Filters, dt.date, dt.date, list[str]]
 def _articles(f: Filters) -> tuple[dict[str, str], dict[str, str]]:
     """Titles of every article (internal ones too: agents' marks name them), and of the public ones of the locale."""
     articles = searcher().snapshot.articles
-    rows = list(zip(*(column(articles, name) for name in ("id", "title", "audience", "status", "locale"))))
+    rows = list(zip(*(column(articles, name) for name in ("id", "title", "is_public", "locale"))))
     titles = {aid: title for aid, title, *_ in rows}
-    public = {aid: title for aid, title, audience, status, locale in rows
-              if audience == "public" and status == "published" and (f.locale is None or locale == f.locale)}
+    public = {aid: title for aid, title, is_public, locale in rows if is_public and (f.locale is None or locale == f.locale)}
     return titles, public
 
 
