@@ -104,7 +104,7 @@ class Instant:
         # the section's for a heading), whether it is a heading, the article (as its first chunk), its locale
         # (a code), and the normalised text with its length.
         chunk_of, heading_of, article_of, locale_of, texts = [], [], [], [], []
-        first: dict[str, int] = {}  # article id → its first chunk
+        first = searcher.presenter.first_chunk  # article id → its first chunk
         seen: set[tuple[str, str]] = set()  # (article, anchor): a long section is several chunks, one entry
         self._locales: dict[str, int] = {}
         articles = snapshot.articles
@@ -112,7 +112,6 @@ class Instant:
                   in zip(*(column(articles, f) for f in ("id", "title", "locale", "is_public"))) if is_public}
         chunks = snapshot.chunks
         for cid, (article_id, heading, anchor) in enumerate(zip(*(column(chunks, f) for f in ("article_id", "heading", "anchor")))):
-            first.setdefault(article_id, cid)
             if article_id not in public or not self._mask[cid]:
                 continue
             title, locale = public[article_id]

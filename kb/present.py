@@ -85,16 +85,16 @@ class Presenter:
     def __init__(self, snapshot: Snapshot, article_of: np.ndarray, group_of: np.ndarray):
         self.snapshot, self.article_of = snapshot, article_of
         self.group_of = group_of  # chunk id → topic number (kb.retrieval.Retriever.group_of)
-        self._first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot)
+        self.first_chunk: dict[str, int] = {}  # article id → its first chunk (once per snapshot; instant search's too)
         for cid, aid in enumerate(article_of):
-            self._first_chunk.setdefault(aid, cid)
+            self.first_chunk.setdefault(aid, cid)
         # topic (group_of's number for a translation group) → locale → article id, public and internal alike, and
         # the public articles: once per snapshot, so that grouping reads no article but the ones it shows
         self._translations: dict[int, dict[str, str]] = {}
         public = []
         for aid, locale, is_public in zip(*(column(snapshot.articles, f) for f in ("id", "locale", "is_public"))):
-            if aid in self._first_chunk:
-                self._translations.setdefault(int(group_of[self._first_chunk[aid]]), {})[locale] = aid
+            if aid in self.first_chunk:
+                self._translations.setdefault(int(group_of[self.first_chunk[aid]]), {})[locale] = aid
             if is_public:
                 public.append(aid)
         self._public = frozenset(public)
@@ -102,7 +102,7 @@ class Presenter:
     def article_hit(self, article_id: str, confidence: float = 0.0) -> Hit:
         """An article as a hit without a search (its first section), for what rules put in front of results."""
         article = self.snapshot.articles[article_id]
-        chunk = self.snapshot.chunks[self._first_chunk[article_id]]
+        chunk = self.snapshot.chunks[self.first_chunk[article_id]]
         section = Section(heading=chunk.heading, anchor=chunk.anchor, url=article_url(article_id, chunk.anchor),
                           snippet="", score=0.0, text=chunk.text, reply=chunk.reply or chunk.text,
                           internal=chunk.internal)
@@ -144,7 +144,7 @@ class Presenter:
         for rank, (topic, found) in enumerate(grouped.items()):
             aid = shown[topic]
             # the shown article's own sections that matched; its first section if only a translation matched
-            members = [(cid, s) for cid, s in found if self.article_of[cid] == aid] or [(self._first_chunk[aid], found[0][1])]
+            members = [(cid, s) for cid, s in found if self.article_of[cid] == aid] or [(self.first_chunk[aid], found[0][1])]
             article = self.snapshot.articles[aid]
             sections = []
             seen_anchors = set()

@@ -28,6 +28,11 @@ BUFFERED = ("id", "heading_path", "anchor", "text", "reply", "internal", "index_
 _TUPLES = ("heading_path", "tags")
 
 
+def _pack(parts: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
+    """Byte strings as one buffer and each one's end in it (part i is buffer[ends[i - 1]:ends[i]])."""
+    return b"".join(parts), np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64)
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """An article's page as the build rendered it."""
@@ -52,8 +57,7 @@ class PageTable(Mapping[str, Page]):
         parts: list[bytes] = []
         for page in pages.values():
             parts += (page["html"].encode(), orjson.dumps([[a, h] for a, h in page["toc"]]))
-        self._ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64)
-        self._buffer = b"".join(parts)
+        self._buffer, self._ends = _pack(parts)
 
     def __getitem__(self, article_id: str) -> Page:
         at = 2 * self._row[article_id]
@@ -97,8 +101,8 @@ class ChunkTable(Sequence[Chunk]):
             cid, path, anchor, body, answer, is_text, internal, index_text, tags = row
             parts += (cid.encode(), orjson.dumps(list(path)), anchor.encode(), body.encode(),
                       b"" if is_text else answer.encode(), internal.encode(), index_text.encode(), orjson.dumps(list(tags)))
-        ends = np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64)
-        return cls(codes, values, np.asarray(columns["ordinal"], dtype=np.int32), b"".join(parts), ends, same)
+        buffer, ends = _pack(parts)
+        return cls(codes, values, np.asarray(columns["ordinal"], dtype=np.int32), buffer, ends, same)
 
     @classmethod
     def of(cls, chunks: Sequence[Chunk]) -> "ChunkTable":
@@ -170,10 +174,8 @@ class Strings(Sequence[str]):
     """Strings in one UTF-8 buffer with offsets; the i-th is decoded when read (the buffer is never written)."""
 
     def __init__(self, values: Sequence[str]):
-        encoded = [v.encode() for v in values]
-        self._ends_array = np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), dtype=np.int64)
+        self._buffer, self._ends_array = _pack([v.encode() for v in values])
         self._ends = memoryview(self._ends_array)
-        self._buffer = b"".join(encoded)
 
     def __len__(self) -> int:
         return len(self._ends_array)
@@ -213,9 +215,7 @@ class WordTable:
         if any(a >= b for a, b in zip(words, words[1:])):
             order = sorted(range(len(words)), key=words.__getitem__)
             words, ids = [words[i] for i in order], ids[np.array(order, dtype=np.int64)]
-        encoded = [w.encode() for w in words]
-        ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), dtype=np.int64)
-        return cls(b"".join(encoded), ends, ids)
+        return cls(*_pack([w.encode() for w in words]), ids)
 
     @classmethod
     def of_vocabulary(cls, vocab: Mapping[str, int]) -> "WordTable":
@@ -312,8 +312,8 @@ class ArticleTable(Mapping[str, Article]):
         for a in articles:
             parts += (a["id"].encode(), a["title"].encode(), orjson.dumps(list(a["tags"])), orjson.dumps(a["updated"]),
                       a["body"].encode(), a["path"].encode(), a["fingerprint"].encode())
-        self._ends = memoryview(np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), dtype=np.int64))
-        self._buffer = b"".join(parts)
+        self._buffer, ends = _pack(parts)
+        self._ends = memoryview(ends)
         self._n = n
         ids = [a["id"] for a in articles]
         if len(set(ids)) != n:
