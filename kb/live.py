@@ -49,7 +49,7 @@ def preload(settings: Settings) -> Searcher | None:
         return None
     with fewer_collections():
         try:
-            snapshot = load_snapshot(build, bodies=False)
+            snapshot = load_snapshot(build, served=True)
         except KBError as exc:
             log.info("live build not preloaded (%s): each worker loads it", exc)
             return None
@@ -97,7 +97,7 @@ class LiveIndex:
         with fewer_collections():
             searcher = self._take_preloaded(build)
             if searcher is None:
-                snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim, bodies=False)
+                snapshot = load_snapshot(build, self.embedder.name, self.embedder.dim, served=True)
                 searcher = Searcher(snapshot, self.embedder, self.settings)
             if instant:
                 searcher.instant  # the prefix tables, made here while requests are served by the build before

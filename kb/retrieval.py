@@ -35,7 +35,7 @@ class Retriever:
         if titles is not None and title_weight > 0 and len(chunks):
             row = {aid: i for i, aid in enumerate(snapshot.articles)}
             article_row = np.array([row[a] for a in self.article_of], dtype=np.int64)
-            has_title = np.abs(titles).sum(axis=1) > 0  # a zero row: the article has no title vector
+            has_title = np.abs(titles).sum(axis=1, dtype=np.float32) > 0  # a zero row: the article has no title vector
             self._title_row = np.where(has_title[article_row], article_row, -1)
         self._masks: dict[tuple, np.ndarray] = {}
 

@@ -598,12 +598,14 @@ class _Files:
 
 
 def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int | None = None,
-                  for_reuse: bool = False, bodies: bool = True) -> Snapshot:
+                  for_reuse: bool = False, served: bool = False) -> Snapshot:
     """Load and check one build folder; a mismatch with the configured model is refused, not searched, and
     a file whose size or checksum is not the manifest's is refused (IndexCorrupt naming it), not parsed or mapped.
     `for_reuse`: also a build of an older readable format, for a build to reuse (no public statistics then).
-    `bodies` False: the articles without their Markdown (body ''), which only a build reads: a server shows the
-    pages the build rendered and the chunks (14 MB less at 10,000 articles)."""
+    `served`: what a server holds, not what a build reads: the articles without their Markdown (body ''; a server
+    shows the pages the build rendered and the chunks: 14 MB less at 10,000 articles), and the chunk and title
+    vectors held in memory as 16-bit floats (VectorIndex.half_of: 30 MB less at 10,000 articles; a mapped large
+    index stays as it is on disk)."""
     build_dir = Path(build_dir)
     manifest = read_manifest(build_dir)
     require_servable(manifest, build_dir, model_name, dim, for_reuse)
@@ -617,7 +619,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
             raise ValueError(f"chunk fields {fields} are not {CHUNK_FIELDS}")
         once: dict[Any, Any] = {}  # a value that recurs (an article's id and title in each of its chunks) held once
         parsed = orjson.loads(files.read(ARTICLES))
-        if not bodies:
+        if served:
             for a in parsed:
                 a["body"] = ""
         articles = ArticleTable(parsed)
@@ -633,7 +635,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
         words = orjson.loads(files.read(WORDS))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # (a number where a string was)
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
-    vectors = _read_vectors(build_dir, files)
+    vectors = _read_vectors(build_dir, files, half=served)
     lexical = _read_lexical(build_dir, files, LEXICAL)
     counts = manifest.counts
     if not (len(chunks) == vectors.count() == lexical.n_docs == counts.get("chunks")) or len(articles) != counts.get("articles") \
@@ -646,8 +648,8 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
     public = _read_public(build_dir, files, chunks) if manifest.format_version == FORMAT_VERSION else None
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
-                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim), public,
-                    related)
+                    identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim, served),
+                    public, related)
 
 
 def _once(once: dict[Any, Any], value: Any) -> Any:
@@ -693,27 +695,30 @@ def _read_public(build_dir: Path, files: _Files, chunks: Sequence[Chunk]) -> Sta
     return Statistics(lexical, identifiers, words)
 
 
-def _read_vectors(build_dir: Path, files: _Files) -> VectorIndex:
-    """The vector index: from checked bytes held in memory, or (from MAP_MIN_BYTES) checked, then mapped."""
+def _read_vectors(build_dir: Path, files: _Files, half: bool = False) -> VectorIndex:
+    """The vector index: from checked bytes held in memory (`half`: a flat one's vectors as 16-bit floats), or
+    (from MAP_MIN_BYTES) checked, then mapped."""
     path = build_dir / VectorIndex.FILE
     try:
         if files.small(VectorIndex.FILE):
-            return VectorIndex.from_bytes(files.read(VectorIndex.FILE), path)
+            return VectorIndex.from_bytes(files.read(VectorIndex.FILE), path, half)
     except OSError as exc:
         raise IndexCorrupt(f"{path}: unreadable vector index ({exc.strerror}); {REBUILD_HINT}") from None
     files.verify(VectorIndex.FILE)
     return VectorIndex.load(build_dir)
 
 
-def _read_titles(build_dir: Path, files: _Files, count: int, dim: int) -> np.ndarray | None:
-    """The build's title vectors (in memory, or memory-mapped from MAP_MIN_BYTES), or None for a build made
-    before they existed."""
+def _read_titles(build_dir: Path, files: _Files, count: int, dim: int, half: bool = False) -> np.ndarray | None:
+    """The build's title vectors (in memory, as 16-bit floats if `half`, or memory-mapped from MAP_MIN_BYTES), or
+    None for a build made before they existed."""
     path = build_dir / TITLES
     if not path.exists():
         return None
     try:
         if files.small(TITLES):
             titles = np.load(io.BytesIO(files.read(TITLES)))
+            if half:
+                titles = titles.astype(np.float16)
         else:
             files.verify(TITLES)
             titles = np.load(path, mmap_mode="r")

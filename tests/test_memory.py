@@ -223,6 +223,36 @@ def test_a_served_build_holds_no_article_bodies_and_shows_every_page(built, embe
             assert served.pages[aid] == full.pages[aid]
 
 
+def test_a_served_build_holds_its_vectors_as_16_bit_floats_and_answers_as_the_build(built, embedder):
+    """A server holds the chunk and title vectors as 16-bit floats (half the memory of the build's float32); its
+    answers are the float32 vectors' answers: the same articles in the same order, the confidence within 1e-3 and
+    the scores (relative to the best candidates') within 5e-3, for every dev query, public and internal."""
+    import numpy as np
+
+    from kb.search import Searcher
+    from kb.store import load_current, load_snapshot
+
+    full = load_current(built.index_dir)
+    served = load_snapshot(current_build(built.index_dir), served=True)
+    vectors, exact = served.vectors, full.vectors.vectors()
+    assert (vectors.count(), vectors.dim, vectors.kind, vectors.mapped) == (len(exact), exact.shape[1], "flat", False)
+    assert vectors._index.sa_code_size() == 2 * exact.shape[1]  # two bytes a dimension
+    assert 0 < np.abs(vectors.vectors() - exact).max() < 1e-3
+    assert served.titles.dtype == np.float16 and full.titles.dtype == np.float32
+    assert np.abs(served.titles.astype(np.float32) - full.titles).max() < 1e-3
+
+    lines = (ROOT / "tests" / "data" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    queries = [json.loads(line)["query"] for line in lines]
+    exact_searcher, half_searcher = Searcher(full, embedder, built), Searcher(served, embedder, built)
+    for query in queries:
+        for audience in ("public", "internal"):
+            a, b = exact_searcher.search(query, audience=audience), half_searcher.search(query, audience=audience)
+            assert [h.id for h in a.results] == [h.id for h in b.results], (query, audience)
+            assert (a.no_answer, a.fallback) == (b.no_answer, b.fallback), (query, audience)
+            assert abs(a.confidence - b.confidence) < 1e-3 and all(
+                abs(x.score - y.score) < 5e-3 for x, y in zip(a.results, b.results)), (query, audience)
+
+
 def test_a_preloaded_searcher_is_freed_once_a_new_build_is_served(built, embedder):
     """The master's objects are frozen (gc.freeze): the collector never frees them, so the preloaded searcher's one
     cycle (searcher ↔ prefix tables) is broken when a worker leaves it, and reference counting frees it."""
