@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import fcntl
 import os
 import shutil
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import orjson
@@ -43,7 +41,8 @@ from .reuse import (STATISTICS, CheckedReads, LiveBuild, identifier_postings, ke
 from .links import check_links
 from .manifest import Manifest, compatibility
 from .memory import build_memory
-from .store import (ARTICLES, DISK_FULL, SOURCES, TITLES, BuildFiles, Page, Snapshot, Statistics, clear_progress, current_build, load_snapshot,
+from .store import (ARTICLES, DISK_FULL, SOURCES, TITLES, BuildFiles, Page, Snapshot, Statistics, build_lock, clear_progress,
+                    current_build, load_snapshot,
                     prune_builds, publish, read_glossary, read_manifest, read_outlines, read_pages, read_tokens,
                     write_build, write_failure, write_progress)
 from .tables import column
@@ -79,22 +78,6 @@ class BuildReport:
             f"{self.unchanged} unchanged, {self.removed} removed, "
             f"{len(self.skipped_invalid)} invalid skipped, {self.seconds:.1f} s ({state})"
         )
-
-
-@contextmanager
-def build_lock(index_dir: str | Path, wait: bool = False) -> Iterator[None]:
-    """One build at a time per index folder (an flock: released by the OS even on kill -9). `wait`: for the other
-    build to finish (kb build --watch: a change made meanwhile is built after it), rather than refuse."""
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(index_dir) / ".build.lock", "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                raise BuildError(f"another build is running on {index_dir}; wait for it to finish") from None
-            print(f"kb build: another build is running on {index_dir}; waiting for it", file=sys.stderr, flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 def fault_point(settings: Settings, stage: str) -> None:

@@ -7,17 +7,14 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Any
 
-from bs4 import BeautifulSoup, Tag
-
 from .articles import Article
 from .plaintext import block_lines, inline_text, table_index_lines, table_lines, tidy, units
-from .render import render_markdown
-from . import plaintext, render
 
 # The source of the chunker (this module, the Markdown renderer, the text extraction): a build made by another kb
 # has its internal articles chunked again, so that a reply or an internal note is never one an older kb made.
-CHUNKER = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (sys.modules[__name__], render, plaintext))
-                         ).hexdigest()[:16]
+# (Read from the files: a server, which holds chunks but makes none, never imports the renderer, Markdown or bs4.)
+CHUNKER = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes() for name in
+                                  (Path(sys.modules[__name__].__file__).name, "render.py", "plaintext.py"))).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +115,10 @@ def _reply(piece: list[Block], template: bool) -> str:
 
 def chunk_article(article: Article, max_chars: int = 700) -> list[Chunk]:
     """Chunks in reading order; the text before the first H2 is the intro (empty anchor)."""
+    from bs4 import BeautifulSoup, Tag
+
+    from .render import render_markdown
+
     soup = BeautifulSoup(render_markdown(article.body), "html.parser")
     sections: list[tuple[tuple[str, ...], str, list[Block]]] = [((), "", [])]
     h2 = ""

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 
-from bs4 import NavigableString, Tag
+from typing import TYPE_CHECKING
 
 from .charsets import HAN, KANA
+
+if TYPE_CHECKING:  # bs4 is imported by what walks a parsed page (a build): a server's snippets need none of it
+    from bs4 import Tag
 
 # CJK symbols and punctuation, full-width and half-width forms: they carry their own spacing.
 CJK_PUNCT = "\u3000-\u303f\uff00-\uffef"
@@ -81,6 +84,8 @@ def sentence(text: str, locale: str) -> str:
 def inline_text(nodes: Tag | list, keep_breaks: bool = False) -> str:
     """The text of inline content (a tag, or a list of sibling nodes), joined without separators (markup never adds a space); `<br>` and nested
     blocks are line breaks, kept only if `keep_breaks` (else spaces, or nothing between Han or kana)."""
+    from bs4 import NavigableString
+
     parts: list[str] = []
 
     def walk(n) -> None:
@@ -139,6 +144,8 @@ def block_lines(node: Tag, locale: str, keep_breaks: bool = False) -> list[str]:
     """The lines of a block element: paragraphs and headings one line each, list items one sentence each,
     table rows one phrase each (nested blocks in reading order). `keep_breaks`: a paragraph's line breaks are
     kept and an ordered list's items numbered (a reply to send)."""
+    from bs4 import Tag
+
     if node.name in ("ul", "ol"):
         # In a reply (`keep_breaks`: a message to send as plain text) an ordered list keeps its numbers.
         numbered = keep_breaks and node.name == "ol"

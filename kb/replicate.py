@@ -29,10 +29,9 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
-from .build import build_lock
 from .errors import KBError
 from .manifest import MANIFEST, Manifest
-from .store import current_build, fsync_dir, prune_builds, publish
+from .store import build_lock, current_build, fsync_dir, prune_builds, publish
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import errno
+import fcntl
 import functools
 import hashlib
 import io
@@ -36,12 +37,14 @@ import json
 import logging
 import os
 import shutil
+import sys
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import orjson
@@ -257,6 +260,22 @@ def _link(same: tuple[Path, dict[str, Any]] | None, target: Path, described: dic
         return False
     described[target.name] = dict(meta)
     return True
+
+
+@contextmanager
+def build_lock(index_dir: str | Path, wait: bool = False) -> Iterator[None]:
+    """One build at a time per index folder (an flock: released by the OS even on kill -9). `wait`: for the other
+    build to finish (kb build --watch: a change made meanwhile is built after it), rather than refuse."""
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(index_dir) / ".build.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise BuildError(f"another build is running on {index_dir}; wait for it to finish") from None
+            print(f"kb build: another build is running on {index_dir}; waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def write_progress(index_dir: str | Path, done: int, total: int) -> None:

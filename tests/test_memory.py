@@ -187,6 +187,52 @@ def test_two_workers_answer_as_one_process_does(built, embedder, tmp_path):
         app.extensions["kb"].db.dispose()
 
 
+SERVING = """
+import json, subprocess, sys
+from kb.config import Settings
+from webapp import create_app, db
+config = json.loads(sys.argv[1])
+assert subprocess.run([sys.executable, "-m", "webapp.migrate"]).returncode == 0  # as gunicorn's master does
+db.migrated_before_fork(db.database_url(Settings.from_env()))
+app = create_app(config)
+assert app.test_client().get("/api/search?q=deposit+not+credited").get_json()["results"]
+assert app.test_client().get("/api/instant?q=depo").status_code == 200
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("alembic", "mako", "markdown", "bs4", "nh3")
+                        or m in ("kb.build", "kb.render", "kb.catalog", "kb.links", "kb.golden", "kb.reuse"))))
+"""
+
+
+def test_a_serving_process_imports_no_library_only_a_build_or_a_migration_needs(built, tmp_path):
+    """A gunicorn worker (the database migrated by its master's child, `python -m webapp.migrate`) answers searches
+    without importing Alembic, Markdown, bs4 or the build (20 MB of Python objects in each process that would)."""
+    env = {**os.environ, "KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir,
+           "KB_DB_PATH": str(tmp_path / "kb.sqlite3"), "KB_RATE_LIMITS": "off", "KB_SECRET_KEY": "t"}
+    run = subprocess.run([sys.executable, "-c", SERVING, json.dumps({"TESTING": True})], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == []
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    try:  # the child migrated it: to head, its tables there
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            assert "search_log" in sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_that_cannot_be_migrated_stops_gunicorn_with_a_message(built, tmp_path):
+    """The master's migration fails (no database answers): the server does not start, and says why in a line."""
+    env = {**os.environ, "KB_ARTICLES_DIR": built.articles_dir, "KB_INDEX_DIR": built.index_dir,
+           "KB_DATABASE_URL": f"postgresql+psycopg://kb@127.0.0.1:{_free_port()}/kb", "KB_RATE_LIMITS": "off"}
+    run = subprocess.run([sys.executable, "-m", "webapp.commands.serve", "--port", str(_free_port()), "--workers", "2"],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1
+    assert "cannot migrate the database: OperationalError" in run.stderr and "cannot start" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_a_loaded_build_holds_recurring_values_once_and_the_same_chunks(built):
     from kb.articles import Article
     from kb.chunking import Chunk

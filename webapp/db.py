@@ -153,11 +153,23 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
 
 
+# The databases a server's master brought to head (python -m webapp.migrate) before it forked its workers
+_migrated: set[str] = set()
+
+
+def migrated_before_fork(url: str) -> None:
+    """The database at `url` is at head: the apps this process and its forks make do not migrate it again."""
+    _migrated.add(url)
+
+
 def init_app(app: Flask) -> None:
     settings = app.extensions["kb"].settings
-    engine = make_engine(database_url(settings))
-    from .migrate import upgrade  # Alembic, to head (stamps a database made by create_all at the baseline)
-    upgrade(engine)
+    url = database_url(settings)
+    engine = make_engine(url)
+    if url not in _migrated:
+        from .migrate import upgrade  # Alembic, to head (stamps a database made by create_all at the baseline)
+
+        upgrade(engine)
     app.extensions["kb"].db = engine
     from . import retention, storehealth
 

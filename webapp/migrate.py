@@ -7,6 +7,7 @@ process migrates and the others wait, then find the database at head and do noth
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 logging.getLogger("alembic").setLevel(logging.WARNING)  # it logs its plugins (at import) and context at every start
@@ -80,3 +81,28 @@ def _upgrade_sqlite(engine: sa.Engine) -> None:
             sql(f"PRAGMA foreign_keys = {int(foreign_keys)}")
             sql(f"PRAGMA busy_timeout = {int(busy_timeout)}")
             connection.commit()
+
+
+def main() -> int:
+    """`python -m webapp.migrate`: the configured database (KB_DATABASE_URL, else KB_DB_PATH) brought to head. A
+    gunicorn master runs it in a child process while it loads the live build, so that Alembic (20 MB) is never
+    imported into the processes that serve; its workers then find the database migrated (webapp.db)."""
+    from kb.config import Settings
+
+    from .db import database_url, make_engine
+
+    try:
+        engine = make_engine(database_url(Settings.from_env()))
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # (a message, not a traceback: the master says it cannot start)
+        print(f"cannot migrate the database: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -49,7 +49,7 @@ def preload(settings) -> None:
     segmenter's mapped table, the live build's searcher and prefix tables). Then everything is frozen out of the
     collector's reach: a collection in a worker writes to each object it visits, copying its page. Never the
     model: its engine runs OpenMP, whose threads do not survive a fork (a worker would hang on its first query)."""
-    import webapp.agent, webapp.api, webapp.instant, webapp.migrate, webapp.pages, webapp.tickets, webapp.writers  # noqa: E401, F401
+    import webapp.agent, webapp.api, webapp.instant, webapp.pages, webapp.tickets, webapp.writers  # noqa: E401, F401
     from kb.lexical import warm_up
     from kb.live import preload as preload_build
 
@@ -66,12 +66,21 @@ def serve_gunicorn(args) -> int:
     from kb.config import Settings
     from webapp import create_app
 
+    from webapp import db
+
     try:  # fail fast, in the master, with the same message a worker would give
         settings = Settings.from_env()
     except (KBError, ValueError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
+    # The database's migrations run in a child while the live build loads: Alembic stays out of every process
+    # that serves, and the workers find the database at head.
+    migration = subprocess.Popen([sys.executable, "-m", "webapp.migrate"])
     preload(settings)
+    if migration.wait() != 0:
+        print("cannot start: the database could not be migrated (above)", file=sys.stderr)
+        return 1
+    db.migrated_before_fork(db.database_url(settings))
 
     class Server(BaseApplication):
         def load_config(self):
