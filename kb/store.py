@@ -624,7 +624,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     `served`: what a server holds, not what a build reads: the articles without their Markdown (body ''; a server
     shows the pages the build rendered and the chunks: 14 MB less at 10,000 articles), and the chunk and title
     vectors held in memory as 16-bit floats (VectorIndex.half_of: 30 MB less at 10,000 articles; a mapped large
-    index stays as it is on disk)."""
+    index stays as it is on disk), and BM25 indexes without the rows' word ids (LexicalIndex.load: 20 MB less)."""
     build_dir = Path(build_dir)
     manifest = read_manifest(build_dir)
     require_servable(manifest, build_dir, model_name, dim, for_reuse)
@@ -655,7 +655,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # (a number where a string was)
         raise IndexCorrupt(f"{build_dir}: chunks, articles or pages unreadable ({exc}); {REBUILD_HINT}") from None
     vectors = _read_vectors(build_dir, files, half=served)
-    lexical = _read_lexical(build_dir, files, LEXICAL)
+    lexical = _read_lexical(build_dir, files, LEXICAL, served)
     counts = manifest.counts
     if not (len(chunks) == vectors.count() == lexical.n_docs == counts.get("chunks")) or len(articles) != counts.get("articles") \
             or set(pages) != set(articles) or identifiers.size != len(chunks):
@@ -665,7 +665,7 @@ def load_snapshot(build_dir: str | Path, model_name: str | None = None, dim: int
             f"{len(pages)} pages); {REBUILD_HINT}"
         )
     categories = {slug: Category(slug, c["names"], c["order"]) for slug, c in manifest.categories.items()}
-    public = _read_public(build_dir, files, chunks) if manifest.format_version == FORMAT_VERSION else None
+    public = _read_public(build_dir, files, chunks, served) if manifest.format_version == FORMAT_VERSION else None
     return Snapshot(build_dir, manifest, articles, chunks, vectors, lexical, categories, pages, groups, by_category,
                     identifiers, glossary, words, _read_titles(build_dir, files, len(articles), vectors.dim, served),
                     public, related)
@@ -686,22 +686,22 @@ def _shared(data: Any, once: dict[Any, Any]) -> Any:
     return data
 
 
-def _read_lexical(build_dir: Path, files: _Files, folder: str) -> LexicalIndex:
+def _read_lexical(build_dir: Path, files: _Files, folder: str, served: bool = False) -> LexicalIndex:
     for name in sorted(n for n in files.listed if n.startswith(folder + "/")):
         files.verify(name)  # read into memory by bm25s and numpy (not mapped): checked first
-    try:
-        return LexicalIndex.load(build_dir / folder, counts=False)  # a rebuild reads them itself (read_tokens)
+    try:  # (a rebuild reads the words' counts itself: read_tokens)
+        return LexicalIndex.load(build_dir / folder, counts=False, served=served)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise IndexCorrupt(f"{build_dir / folder}: unreadable BM25 index ({exc}); {REBUILD_HINT}") from None
 
 
-def _read_public(build_dir: Path, files: _Files, chunks: Sequence[Chunk]) -> Statistics | None:
+def _read_public(build_dir: Path, files: _Files, chunks: Sequence[Chunk], served: bool = False) -> Statistics | None:
     """The public chunks' statistics (None when every chunk is public: the snapshot's own are those), checked
     to describe exactly the public chunks."""
     public = np.flatnonzero(np.array([a == "public" for a in column(chunks, "audience")], dtype=bool))
     if len(public) == len(chunks):
         return None
-    lexical = _read_lexical(build_dir, files, f"{PUBLIC}/{LEXICAL}")
+    lexical = _read_lexical(build_dir, files, f"{PUBLIC}/{LEXICAL}", served)
     try:
         identifiers = IdentifierIndex.from_dict(orjson.loads(files.read(f"{PUBLIC}/{IDENTIFIERS}")))
         words = orjson.loads(files.read(f"{PUBLIC}/{WORDS}"))

@@ -299,6 +299,34 @@ def test_a_served_build_holds_its_vectors_as_16_bit_floats_and_answers_as_the_bu
                 abs(x.score - y.score) < 5e-3 for x, y in zip(a.results, b.results)), (query, audience)
 
 
+def test_a_served_build_reads_coverage_and_document_frequencies_from_the_bm25_matrix(built):
+    """A server's BM25 indexes hold no rows' word ids (the next build's, 20 MB at 30,000 chunks) and keep row
+    numbers in 16 bits: every word's coverage of every chunk, its document frequency and its scores are what the
+    rows' word ids and the build's own index give."""
+    import numpy as np
+
+    from kb.bm25 import evidence_words
+    from kb.store import load_current, load_snapshot
+
+    full = load_current(built.index_dir)
+    served = load_snapshot(current_build(built.index_dir), served=True)
+    for audience in ("public", "internal"):
+        exact, lean = full.statistics(audience).lexical, served.statistics(audience).lexical
+        assert lean._terms is None and lean._bm25.scores["indices"].dtype == np.uint16
+        words = exact.words().by_id()
+        size = len(words)
+        assert np.array_equal(lean.row_counts(), np.bincount(exact._terms, minlength=size)) and lean.row_counts().sum()
+        assert np.array_equal(exact.row_counts(), lean.row_counts())
+        chunks = exact.ids if exact.ids is not None else range(exact.n_docs)
+        for row, chunk_id in enumerate(chunks):
+            held = {words[i] for i in exact._terms[exact._terms_ptr[row]:exact._terms_ptr[row + 1]]}
+            query = sorted(held)[:6] + ["nowhere-word", words[row % size]]
+            expected = len(evidence_words(query) & held) / len(evidence_words(query))
+            assert lean.coverage(query, int(chunk_id)) == exact.coverage(query, int(chunk_id)) == expected, chunk_id
+        for word in words[::7]:
+            assert np.array_equal(lean.scores([word]), exact.scores([word])), word
+
+
 def test_a_preloaded_searcher_is_freed_once_a_new_build_is_served(built, embedder):
     """The master's objects are frozen (gc.freeze): the collector never frees them, so the preloaded searcher's one
     cycle (searcher ↔ prefix tables) is broken when a worker leaves it, and reference counting frees it."""
