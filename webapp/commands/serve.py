@@ -170,20 +170,17 @@ class Watcher:
                 self._child.terminate()
 
 
-def start_build() -> subprocess.Popen | None:
-    """`kb build` in a child process when the index is missing or stale (None: it is up to date). With no index
-    yet, return once the build has published one (its lexical snapshot); KBError if it failed first."""
-    from kb.build import index_is_stale
+def start_build() -> subprocess.Popen:
+    """`kb build` in a child process, which builds the index if it is missing or stale (and says it is up to date
+    otherwise): the articles are read there, never in the server's process. With no index yet, return once the
+    build has published one (its lexical snapshot); KBError if it failed first."""
     from kb.config import Settings
     from kb.store import current_build
 
     settings = Settings.from_env()
-    stale, why = index_is_stale(settings)
-    if not stale:
-        return None
     first = current_build(settings.index_dir) is None
-    print(f"kb: building the index ({why}); {'serving as soon as its words are published' if first else 'serving the live one meanwhile'}",
-          flush=True)
+    print("kb: no index yet: building it, serving as soon as its words are published" if first else
+          "kb: the live index is served; kb build updates it if the articles or the model changed", flush=True)
     builder = subprocess.Popen([sys.executable, "-m", "kb.commands.build", "-q"])
     while first and current_build(settings.index_dir) is None and builder.poll() is None:
         time.sleep(0.1)  # waiting for the build's first publish (a child process: nothing to join on but its exit)
