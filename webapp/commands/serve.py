@@ -64,9 +64,7 @@ def serve_gunicorn(args) -> int:
     from gunicorn.app.base import BaseApplication
 
     from kb.config import Settings
-    from webapp import create_app
-
-    from webapp import db
+    from webapp import create_app, db
 
     try:  # fail fast, in the master, with the same message a worker would give
         settings = Settings.from_env()
