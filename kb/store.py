@@ -748,10 +748,11 @@ def _read_titles(build_dir: Path, files: _Files, count: int, dim: int, half: boo
     return titles
 
 
-def load_current(index_dir: str | Path, model_name: str | None = None, dim: int | None = None) -> Snapshot:
+def load_current(index_dir: str | Path, model_name: str | None = None, dim: int | None = None,
+                 served: bool = False) -> Snapshot:
     build = current_build(index_dir)
     if build is None:
         raise IndexNotBuilt(f"no index in {index_dir}; {BUILD_HINT}")
     if not build.is_dir():
         raise IndexCorrupt(f"{current_link(index_dir)} points to {build}, which does not exist; {REBUILD_HINT}")
-    return load_snapshot(build, model_name, dim)
+    return load_snapshot(build, model_name, dim, served=served)

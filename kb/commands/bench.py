@@ -258,7 +258,7 @@ def query_cost(settings, queries: list[str], n: int = 20) -> dict:
     from kb.store import load_current
 
     embedder = load_embedder(settings.model, settings.threads, query_threads=1)
-    searcher = Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
+    searcher = Searcher(load_current(settings.index_dir, embedder.name, embedder.dim, served=True), embedder, settings)
     text = " ".join(a.title for a in searcher.snapshot.articles.values())
     rnd = random.Random(7)
     pools = {"han": [c for c in text if "\u4e00" <= c <= "\u9fff"], "hangul": [c for c in text if "\uac00" <= c <= "\ud7a3"],
@@ -300,7 +300,7 @@ def instant_cost(settings, queries: list[str], n: int = 2000) -> dict:
     from kb.store import load_current
 
     embedder = load_embedder(settings.model, settings.threads)
-    searcher = Searcher(load_current(settings.index_dir, embedder.name, embedder.dim), embedder, settings)
+    searcher = Searcher(load_current(settings.index_dir, embedder.name, embedder.dim, served=True), embedder, settings)
     t0 = time.perf_counter()
     instant = searcher.instant
     load_ms = (time.perf_counter() - t0) * 1000
