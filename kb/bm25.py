@@ -284,7 +284,7 @@ class LexicalIndex:
         """`counts` False: without the words' counts, which only a rebuild reads (kb.store.read_tokens reads them
         from the file): 11 MB smaller at 30,000 chunks, and never saved again. `served`: a server's index, without
         the counts nor each row's word ids (coverage and document frequencies read the matrix's columns), and the
-        matrix's row numbers in 16 bits when there are at most 65,536 rows: 20 MB less at 30,000 chunks."""
+        matrix's row numbers in 16 bits when there are at most 65,536 rows: 18 MB less at 30,000 chunks."""
         info = json.loads((Path(directory) / "lexical.json").read_text())
         n_docs, size = info["n_docs"], info.get("size", info["n_docs"])
         with np.load(Path(directory) / cls.DOC_TERMS) as doc_terms:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ from .plaintext import block_lines, inline_text, table_index_lines, table_lines,
 # The source of the chunker (this module, the Markdown renderer, the text extraction): a build made by another kb
 # has its internal articles chunked again, so that a reply or an internal note is never one an older kb made.
 # (Read from the files: a server, which holds chunks but makes none, never imports the renderer, Markdown or bs4.)
-CHUNKER = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes() for name in
-                                  (Path(sys.modules[__name__].__file__).name, "render.py", "plaintext.py"))).hexdigest()[:16]
+CHUNKER = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes()
+                                  for name in (Path(__file__).name, "render.py", "plaintext.py"))).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
