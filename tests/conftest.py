@@ -8,6 +8,7 @@ from pathlib import Path
 import re
 
 import flask
+import numpy as np
 import pytest
 from flask.testing import FlaskClient
 
@@ -92,6 +93,24 @@ class CountingEmbedder:
         if self.fail_after is not None and self.passages + len(texts) > self.fail_after:
             raise RuntimeError("simulated crash in the middle of embedding")
         self.passages += len(texts)
+        return self.inner.encode_passages(texts, batch_size)
+
+
+class QueryMemo:
+    """The embedder, each query text encoded once: two searchers (two builds, or two ways of holding one) are
+    searched with the same queries."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def encode_queries(self, texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.inner.encode_queries(missing)))
+        return np.stack([self._vectors[t] for t in texts])
+
+    def encode_passages(self, texts, batch_size=32):
         return self.inner.encode_passages(texts, batch_size)
 
 

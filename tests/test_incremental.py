@@ -6,6 +6,8 @@ import random
 import numpy as np
 import pytest
 
+from conftest import QueryMemo
+
 import kb.articles
 import kb.errors
 from kb.build import build_index
@@ -66,23 +68,6 @@ def _full(settings, embedder, tmp_path, name, *, from_scratch=False):
     report = build_index(other, embedder=embedder, full=True)
     assert report.full and report.published
     return load_current(other.index_dir)
-
-
-class QueryMemo:
-    """The embedder, each query text encoded once: both builds are searched with the same queries, at each step."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.dim = inner, inner.name, inner.dim
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def encode_queries(self, texts):
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            self._vectors.update(zip(missing, self.inner.encode_queries(missing)))
-        return np.stack([self._vectors[t] for t in texts])
-
-    def encode_passages(self, texts, batch_size=32):
-        return self.inner.encode_passages(texts, batch_size)
 
 
 def _queries(snap) -> list[str]:

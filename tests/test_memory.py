@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import QueryMemo
+
 from kb import lexical, live, segmenter
 from kb.errors import IndexMismatch
 from kb.live import LiveIndex
@@ -289,7 +291,8 @@ def test_a_served_build_holds_its_vectors_as_16_bit_floats_and_answers_as_the_bu
 
     lines = (ROOT / "tests" / "data" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
     queries = [json.loads(line)["query"] for line in lines]
-    exact_searcher, half_searcher = Searcher(full, embedder, built), Searcher(served, embedder, built)
+    memo = QueryMemo(embedder)  # each query encoded once, for both
+    exact_searcher, half_searcher = Searcher(full, memo, built), Searcher(served, memo, built)
     for query in queries:
         for audience in ("public", "internal"):
             a, b = exact_searcher.search(query, audience=audience), half_searcher.search(query, audience=audience)
