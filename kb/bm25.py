@@ -148,7 +148,7 @@ class LexicalIndex:
 
     DOC_TERMS = "doc_terms.npz"
 
-    def __init__(self, retriever: bm25s.BM25, n_docs: int, terms_ptr: np.ndarray, terms: np.ndarray,
+    def __init__(self, retriever: bm25s.BM25, n_docs: int, terms_ptr: np.ndarray | None, terms: np.ndarray | None,
                  ids: np.ndarray | None = None, size: int | None = None, counts: np.ndarray | None = None,
                  words: WordTable | None = None):
         """`words`: the vocabulary (default: the retriever's, which an index loaded by `load` leaves empty)."""
@@ -228,7 +228,7 @@ class LexicalIndex:
         return out
 
     def document_frequencies(self) -> dict[str, int]:
-        """Every word of the index and how many of its rows hold it (from the rows' word ids made at build)."""
+        """Every word of the index and how many of its rows hold it (row_counts)."""
         counts = self.row_counts()
         return {word: int(counts[i]) for word, i in self._words.items() if counts[i] > 0}
 
@@ -271,6 +271,9 @@ class LexicalIndex:
 
     def save(self, directory: str | Path, counts: bool = True) -> None:
         """`counts` False: without the words' counts (the public chunks' index: a rebuild reads every chunk's)."""
+        if self._terms is None:
+            raise ValueError("a server's BM25 index (LexicalIndex.load(served=True)) holds no rows' word ids: "
+                             "it is searched, never saved")
         self._bm25.save(str(directory), show_progress=False)
         self._words.save(Path(directory) / WordTable.FILE)
         rows = {} if self.ids is None else {"ids": self.ids}

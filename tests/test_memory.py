@@ -333,7 +333,7 @@ def test_a_forked_worker_searches_the_16_bit_vectors_its_master_made(tmp_path):
     assert run.stdout.split() == ["answered"], run.stdout + run.stderr
 
 
-def test_a_served_build_reads_coverage_and_document_frequencies_from_the_bm25_matrix(built):
+def test_a_served_build_reads_coverage_and_document_frequencies_from_the_bm25_matrix(built, tmp_path):
     """A server's BM25 indexes hold no rows' word ids (the next build's: with 16-bit row numbers, 18 MB less per
     index at 30,000 chunks) and keep row numbers in 16 bits: every word's coverage of every chunk, its document frequency and its scores are what the
     rows' word ids and the build's own index give."""
@@ -347,6 +347,8 @@ def test_a_served_build_reads_coverage_and_document_frequencies_from_the_bm25_ma
     for audience in ("public", "internal"):
         exact, lean = full.statistics(audience).lexical, served.statistics(audience).lexical
         assert lean._terms is None and lean._bm25.scores["indices"].dtype == np.uint16
+        with pytest.raises(ValueError, match="never saved"):  # (what a next build reuses is not in it)
+            lean.save(tmp_path)
         words = exact.words().by_id()
         size = len(words)
         assert np.array_equal(lean.row_counts(), np.bincount(exact._terms, minlength=size)) and lean.row_counts().sum()

@@ -1,9 +1,11 @@
-"""Schema migrations: Alembic (webapp/migrations), run programmatically to head at every start by db.init_app.
+"""Schema migrations: Alembic (webapp/migrations), run programmatically to head at every start: by db.init_app in a
+single-process server (waitress) and in tests, by `python -m webapp.migrate` (main, below) in a child of gunicorn's
+master, whose workers then skip it (db.migrated_before_fork).
 
 A database made before migrations existed (by `metadata.create_all`: the tables, no alembic_version) is stamped at
 the baseline revision first, then upgraded; an empty one gets the whole history. Several processes may start at
-once (gunicorn workers, not preloaded): the check-stamp-upgrade runs in one transaction under a lock, so the first
-process migrates and the others wait, then find the database at head and do nothing."""
+once (replicas on one database, processes started together): the check-stamp-upgrade runs in one transaction under
+a lock, so the first process migrates and the others wait, then find the database at head and do nothing."""
 from __future__ import annotations
 
 import logging

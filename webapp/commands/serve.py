@@ -71,14 +71,21 @@ def serve_gunicorn(args) -> int:
     except (KBError, ValueError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
-    # The database's migrations run in a child while the live build loads: Alembic stays out of every process
-    # that serves, and the workers find the database at head.
+    # The database's migrations run in a child while the live build loads: Alembic stays out of the master and
+    # its workers, which find the database at head.
     migration = subprocess.Popen([sys.executable, "-m", "webapp.migrate"])
-    preload(settings)
+    try:
+        preload(settings)
+    except BaseException:
+        migration.terminate()
+        migration.wait()
+        raise
     if migration.wait() != 0:
         print("cannot start: the database could not be migrated (above)", file=sys.stderr)
         return 1
-    db.migrated_before_fork(db.database_url(settings))
+    url = db.database_url(settings)
+    if ":memory:" not in url:  # (an in-memory database is each process's own: each worker migrates its own)
+        db.migrated_before_fork(url)
 
     class Server(BaseApplication):
         def load_config(self):
