@@ -168,8 +168,9 @@ class VectorIndex:
     def half_of(cls, vectors: np.ndarray) -> "VectorIndex":
         """An exact index of `vectors` held as 16-bit floats (faiss's fp16 scalar quantizer), what a server
         searches: half the memory of float32 (22 MB instead of 44 at 30,000 chunks of 384 dimensions), scores
-        within 1e-4 of the exact ones (near-ties may swap), and no slower (1.8 ms a search of 30,000 vectors on one thread, 1.9 ms with
-        a filter, against 2.8 and 5.3 ms). A build keeps float32 vectors: those are what it writes and reuses.
+        within 1e-4 of the exact ones (near-ties may swap), and no slower (1.8 ms a search of 30,000 vectors on one
+        thread, 1.9 ms with a filter, against 2.8 and 5.3 ms). A build keeps float32 vectors: those are what it
+        writes and reuses.
 
         Encoded on one OpenMP thread: gunicorn's master makes this before it forks, and a worker's first parallel
         search would hang on a thread team that the fork did not copy."""
